@@ -1,0 +1,213 @@
+from dockyard.api.v1 import objects_pb2 as _objects_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RunJobRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _objects_pb2.JobSpec
+    def __init__(self, spec: _Optional[_Union[_objects_pb2.JobSpec, _Mapping]] = ...) -> None: ...
+
+class RunJobResponse(_message.Message):
+    __slots__ = ("job", "changed")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    job: _objects_pb2.Job
+    changed: bool
+    def __init__(self, job: _Optional[_Union[_objects_pb2.Job, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
+class PlanJobRequest(_message.Message):
+    __slots__ = ("spec",)
+    SPEC_FIELD_NUMBER: _ClassVar[int]
+    spec: _objects_pb2.JobSpec
+    def __init__(self, spec: _Optional[_Union[_objects_pb2.JobSpec, _Mapping]] = ...) -> None: ...
+
+class PlannedPlacement(_message.Message):
+    __slots__ = ("slot", "node_id", "node_name")
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    slot: int
+    node_id: str
+    node_name: str
+    def __init__(self, slot: _Optional[int] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ...) -> None: ...
+
+class PlanJobResponse(_message.Message):
+    __slots__ = ("placements", "unplaced", "reason", "explanation")
+    PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
+    UNPLACED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    placements: _containers.RepeatedCompositeFieldContainer[PlannedPlacement]
+    unplaced: int
+    reason: str
+    explanation: str
+    def __init__(self, placements: _Optional[_Iterable[_Union[PlannedPlacement, _Mapping]]] = ..., unplaced: _Optional[int] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("namespace",)
+    NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    namespace: str
+    def __init__(self, namespace: _Optional[str] = ...) -> None: ...
+
+class JobSummary(_message.Message):
+    __slots__ = ("job", "desired", "running", "pending", "complete", "failed", "phase", "message")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    PENDING_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    job: _objects_pb2.Job
+    desired: int
+    running: int
+    pending: int
+    complete: int
+    failed: int
+    phase: str
+    message: str
+    def __init__(self, job: _Optional[_Union[_objects_pb2.Job, _Mapping]] = ..., desired: _Optional[int] = ..., running: _Optional[int] = ..., pending: _Optional[int] = ..., complete: _Optional[int] = ..., failed: _Optional[int] = ..., phase: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[JobSummary]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[JobSummary, _Mapping]]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class JobStatusResponse(_message.Message):
+    __slots__ = ("summary", "tasks")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    summary: JobSummary
+    tasks: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Task]
+    def __init__(self, summary: _Optional[_Union[JobSummary, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_objects_pb2.Task, _Mapping]]] = ...) -> None: ...
+
+class ScaleJobRequest(_message.Message):
+    __slots__ = ("name", "replicas")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    replicas: int
+    def __init__(self, name: _Optional[str] = ..., replicas: _Optional[int] = ...) -> None: ...
+
+class StopJobRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListTasksRequest(_message.Message):
+    __slots__ = ("job", "all")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    ALL_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    all: bool
+    def __init__(self, job: _Optional[str] = ..., all: _Optional[bool] = ...) -> None: ...
+
+class ListTasksResponse(_message.Message):
+    __slots__ = ("tasks",)
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    tasks: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Task]
+    def __init__(self, tasks: _Optional[_Iterable[_Union[_objects_pb2.Task, _Mapping]]] = ...) -> None: ...
+
+class ListNodesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListNodesResponse(_message.Message):
+    __slots__ = ("nodes",)
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[NodeSummary]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[NodeSummary, _Mapping]]] = ...) -> None: ...
+
+class NodeSummary(_message.Message):
+    __slots__ = ("node", "allocated", "tasks")
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    ALLOCATED_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    node: _objects_pb2.Node
+    allocated: _objects_pb2.Resources
+    tasks: int
+    def __init__(self, node: _Optional[_Union[_objects_pb2.Node, _Mapping]] = ..., allocated: _Optional[_Union[_objects_pb2.Resources, _Mapping]] = ..., tasks: _Optional[int] = ...) -> None: ...
+
+class UpdateNodeRequest(_message.Message):
+    __slots__ = ("node", "set_availability", "availability", "add_labels", "remove_labels")
+    class AddLabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    NODE_FIELD_NUMBER: _ClassVar[int]
+    SET_AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    ADD_LABELS_FIELD_NUMBER: _ClassVar[int]
+    REMOVE_LABELS_FIELD_NUMBER: _ClassVar[int]
+    node: str
+    set_availability: bool
+    availability: _objects_pb2.NodeAvailability
+    add_labels: _containers.ScalarMap[str, str]
+    remove_labels: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node: _Optional[str] = ..., set_availability: _Optional[bool] = ..., availability: _Optional[_Union[_objects_pb2.NodeAvailability, str]] = ..., add_labels: _Optional[_Mapping[str, str]] = ..., remove_labels: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LogsRequest(_message.Message):
+    __slots__ = ("job", "follow", "tail")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    TAIL_FIELD_NUMBER: _ClassVar[int]
+    job: str
+    follow: bool
+    tail: int
+    def __init__(self, job: _Optional[str] = ..., follow: _Optional[bool] = ..., tail: _Optional[int] = ...) -> None: ...
+
+class LogLine(_message.Message):
+    __slots__ = ("task_id", "slot", "stream", "line", "timestamp", "node_id")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    slot: int
+    stream: str
+    line: str
+    timestamp: float
+    node_id: str
+    def __init__(self, task_id: _Optional[str] = ..., slot: _Optional[int] = ..., stream: _Optional[str] = ..., line: _Optional[str] = ..., timestamp: _Optional[float] = ..., node_id: _Optional[str] = ...) -> None: ...
+
+class ClusterInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClusterInfoResponse(_message.Message):
+    __slots__ = ("cluster_id", "manager_id", "leader", "leader_address", "raft_term", "raft_commit_index", "version")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    LEADER_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_TERM_FIELD_NUMBER: _ClassVar[int]
+    RAFT_COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    manager_id: str
+    leader: bool
+    leader_address: str
+    raft_term: int
+    raft_commit_index: int
+    version: str
+    def __init__(self, cluster_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., leader: _Optional[bool] = ..., leader_address: _Optional[str] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
