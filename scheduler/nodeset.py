@@ -1,0 +1,208 @@
+"""NodeSet: the snapshot as numpy columns, mutated as the plan reserves.
+
+One NodeSet lives for one ``Scheduler.plan`` call. Node order is fixed at
+construction (by node_id, or a seeded permutation of it) and every array of
+the package is indexed in that order, so ``np.argmax`` returning the first
+maximum is the tie-break rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from scheduler.constraints import Constraint, Op, attribute_value
+from scheduler.resources import DIMENSIONS, MILLI, to_milli
+from scheduler.snapshot import NodeInfo, RunningTask
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+FloatArray = npt.NDArray[np.float64]
+
+_ABSENT = -1  # code of "node has no such label"
+_UNKNOWN = -2  # code of a value no node has: matches nothing
+
+
+class DeviceColumn:
+    """Free share (in thousandths) of every device of one kind, per node.
+
+    ``shares[i, k]`` is the free share of the k-th device (by id) of node i,
+    -1 where node i has fewer devices; ``ids[i][k]`` is its id.
+    """
+
+    __slots__ = ("kind", "shares", "ids")
+
+    def __init__(self, kind: str, nodes: Sequence[NodeInfo]) -> None:
+        per_node = [sorted((d for d in n.devices if d.kind == kind), key=lambda d: d.id) for n in nodes]
+        width = max((len(devices) for devices in per_node), default=0)
+        self.kind = kind
+        self.shares: IntArray = np.full((len(nodes), width), -1, dtype=np.int64)
+        self.ids: list[list[str]] = []
+        for i, devices in enumerate(per_node):
+            for k, device in enumerate(devices):
+                self.shares[i, k] = min(MILLI, max(0, to_milli(device.share_free)))
+            self.ids.append([d.id for d in devices])
+
+
+class NodeSet:
+    def __init__(self, nodes: Sequence[NodeInfo], seed: int | None = None) -> None:
+        ordered = sorted(nodes, key=lambda n: n.node_id)
+        if seed is not None:
+            permutation = np.random.default_rng(seed).permutation(len(ordered))
+            ordered = [ordered[int(k)] for k in permutation]
+        self.nodes: list[NodeInfo] = ordered
+        self.size = len(ordered)
+        self.ids: list[str] = [n.node_id for n in ordered]
+        self.names: list[str] = [n.name for n in ordered]
+        self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
+        if len(self.index) != self.size:
+            raise ValueError("node ids in the snapshot must be unique")
+        self.capacity: IntArray = np.array(
+            [n.capacity.milli_vector() for n in ordered], dtype=np.int64
+        ).reshape(self.size, len(DIMENSIONS))
+        self.allocated: IntArray = np.array(
+            [n.allocated.milli_vector() for n in ordered], dtype=np.int64
+        ).reshape(self.size, len(DIMENSIONS))
+        self.ready: BoolArray = np.array([n.ready for n in ordered], dtype=np.bool_)
+        self.undrained: BoolArray = np.array([not n.drained for n in ordered], dtype=np.bool_)
+        self.total_capacity: IntArray = self.capacity.sum(axis=0)
+
+        self.running: list[list[RunningTask]] = [list(n.tasks) for n in ordered]
+        self.used_ports: list[set[int]] = [set(n.used_ports) for n in ordered]
+        self.namespace_usage: dict[str, IntArray] = {}
+        self._job_nodes: dict[str, dict[int, int]] = {}
+        for i, node in enumerate(ordered):
+            for task in node.tasks:
+                self.used_ports[i].update(task.host_ports)
+                per_node = self._job_nodes.setdefault(task.job_id, {})
+                per_node[i] = per_node.get(i, 0) + 1
+                self._charge(task.namespace, np.array(task.demand.milli_vector(), dtype=np.int64))
+
+        kinds = sorted({d.kind for n in ordered for d in n.devices})
+        self.devices: dict[str, DeviceColumn] = {k: DeviceColumn(k, ordered) for k in kinds}
+
+        # Built on first use and then kept current by reserve/evict: a plan
+        # asks about a few label keys, ports and jobs out of many.
+        self._codes: dict[str, tuple[npt.NDArray[np.int32], dict[str, int]]] = {}
+        self._constraint_masks: dict[Constraint, BoolArray] = {}
+        self._port_masks: dict[int, BoolArray] = {}
+        self._job_counts: dict[str, IntArray] = {}
+
+    # -- read side ---------------------------------------------------------
+
+    def attribute_codes(self, attribute: str) -> tuple[npt.NDArray[np.int32], dict[str, int]]:
+        """Each node's value of ``attribute`` as an integer code (-1 = absent)."""
+        cached = self._codes.get(attribute)
+        if cached is not None:
+            return cached
+        vocabulary: dict[str, int] = {}
+        codes = np.empty(self.size, dtype=np.int32)
+        for i, node in enumerate(self.nodes):
+            value = attribute_value(attribute, node.node_id, node.name, node.labels)
+            codes[i] = _ABSENT if value is None else vocabulary.setdefault(value, len(vocabulary))
+        self._codes[attribute] = (codes, vocabulary)
+        return codes, vocabulary
+
+    def constraint_mask(self, constraint: Constraint) -> BoolArray:
+        """Nodes satisfying ``constraint``; computed once per plan call."""
+        cached = self._constraint_masks.get(constraint)
+        if cached is not None:
+            return cached
+        codes, vocabulary = self.attribute_codes(constraint.attribute)
+        wanted = [vocabulary.get(v, _UNKNOWN) for v in constraint.values]
+        op = constraint.op
+        mask: BoolArray
+        if op is Op.EXISTS:
+            mask = codes != _ABSENT
+        elif op is Op.NOT_EXISTS:
+            mask = codes == _ABSENT
+        elif op is Op.EQ:
+            mask = codes == wanted[0]
+        elif op is Op.NE:
+            mask = codes != wanted[0]
+        elif op is Op.IN:
+            mask = np.isin(codes, wanted)
+        else:
+            mask = ~np.isin(codes, wanted)
+        self._constraint_masks[constraint] = mask
+        return mask
+
+    def port_in_use(self, port: int) -> BoolArray:
+        """Nodes on which ``port`` is taken (snapshot plus this plan)."""
+        mask = self._port_masks.get(port)
+        if mask is None:
+            mask = np.fromiter((port in used for used in self.used_ports), dtype=np.bool_, count=self.size)
+            self._port_masks[port] = mask
+        return mask
+
+    def job_counts(self, job_id: str) -> IntArray:
+        """Tasks of ``job_id`` per node (snapshot plus this plan); live array."""
+        counts = self._job_counts.get(job_id)
+        if counts is None:
+            counts = np.zeros(self.size, dtype=np.int64)
+            for i, count in self._job_nodes.get(job_id, {}).items():
+                counts[i] = count
+            self._job_counts[job_id] = counts
+        return counts
+
+    def dominant_share(self, namespace: str) -> float:
+        """Largest fraction of any cluster-wide dimension used by ``namespace``."""
+        usage = self.namespace_usage.get(namespace)
+        if usage is None:
+            return 0.0
+        shares = [u / t for u, t in zip(usage.tolist(), self.total_capacity.tolist()) if t > 0]
+        return max(shares, default=0.0)
+
+    # -- write side --------------------------------------------------------
+
+    def reserve(
+        self,
+        i: int,
+        job_id: str,
+        namespace: str,
+        demand: IntArray,
+        ports: Sequence[int],
+        device_takes: Sequence[tuple[str, int, int]] = (),
+    ) -> None:
+        """Account one task placed on node ``i`` so later choices see it."""
+        self.allocated[i] += demand
+        self._charge(namespace, demand)
+        for port in ports:
+            self.used_ports[i].add(port)
+            mask = self._port_masks.get(port)
+            if mask is not None:
+                mask[i] = True
+        self._count_job(i, job_id, +1)
+        for kind, slot, milli in device_takes:
+            self.devices[kind].shares[i, slot] -= milli
+
+    def evict(self, i: int, task: RunningTask) -> None:
+        """Release a running task of node ``i`` (preemption)."""
+        self.running[i].remove(task)
+        demand = np.array(task.demand.milli_vector(), dtype=np.int64)
+        self.allocated[i] -= demand
+        self._charge(task.namespace, -demand)
+        still_used = {p for t in self.running[i] for p in t.host_ports}
+        for port in task.host_ports:
+            if port not in still_used:
+                self.used_ports[i].discard(port)
+                mask = self._port_masks.get(port)
+                if mask is not None:
+                    mask[i] = False
+        self._count_job(i, task.job_id, -1)
+
+    def _count_job(self, i: int, job_id: str, delta: int) -> None:
+        per_node = self._job_nodes.setdefault(job_id, {})
+        per_node[i] = per_node.get(i, 0) + delta
+        counts = self._job_counts.get(job_id)
+        if counts is not None:
+            counts[i] += delta
+
+    def _charge(self, namespace: str, demand: IntArray) -> None:
+        usage = self.namespace_usage.get(namespace)
+        if usage is None:
+            self.namespace_usage[namespace] = demand.copy()
+        else:
+            usage += demand
