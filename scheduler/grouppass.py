@@ -62,6 +62,8 @@ class GroupPass:
         if last is not None and self.scores[last] != -np.inf:
             return last
         totals = self.totals()
+        if len(totals) == 0:
+            return None
         i = int(np.argmax(totals))
         if totals[i] == -np.inf:
             return None
