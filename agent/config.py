@@ -1,0 +1,37 @@
+"""The agent daemon's tunables, each with where its default comes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class AgentConfig:
+    data_dir: Path
+    # Managers to talk to (any of them; the leader's dispatcher serves agents).
+    managers: list[str] = field(default_factory=lambda: ["127.0.0.1:7460"])
+    name: str = ""  # default: the host name
+    labels: dict[str, str] = field(default_factory=dict)
+    # Where this agent serves task logs to the managers; port 0 picks one.
+    listen: str = "127.0.0.1:0"
+    # Address the managers should use to reach `listen` (default: the same).
+    advertise: str = ""
+    runtime: str = "docker"  # docker | fake
+    # Capacity overrides for lab clusters of hollow nodes; 0 = what psutil sees.
+    cpu: float = 0.0
+    memory: int = 0
+    disk: int = 0
+    # Labels put on every container besides the cluster's and node's own,
+    # e.g. a test run's id so the test can clean up exactly what it made.
+    container_labels: dict[str, str] = field(default_factory=dict)
+    # Status updates are gathered for this long into one RPC (and one Raft entry).
+    status_batch_window: float = 0.005
+    # Containers are checked against what the agent believes this often, to
+    # catch a missed Docker event.
+    resync_period: float = 5.0
+    # Reconnect back-off after losing the manager: starts here, doubles to max.
+    reconnect_min: float = 0.1
+    reconnect_max: float = 3.0
+    # Fake runtime: how long a start takes.
+    fake_start_delay: float = 0.0

@@ -1,0 +1,144 @@
+"""The agent's session with the leader's dispatcher: register, heartbeat,
+follow assignments, report task status in batches; reconnect with back-off
+when the manager goes away (the containers keep running meanwhile)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+
+from agent.config import AgentConfig
+from agent.resources import probe
+from agent.worker import Worker
+from dockyard import __version__
+from dockyard.api.v1 import dispatcher_pb2 as dpb
+from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.grpcutil import insecure_channel
+
+log = logging.getLogger("dockyard.session")
+
+
+class StatusReporter:
+    """Gathers task status updates and sends them in one RPC per window.
+    The newest status of a task wins; nothing is dropped on a failed send."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.pending: dict[str, pb.TaskStatus] = {}
+        self.wakeup = asyncio.Event()
+
+    def add(self, task_id: str, status: pb.TaskStatus) -> None:
+        self.pending[task_id] = status
+        self.wakeup.set()
+
+    async def run(self, stub: dgrpc.DispatcherStub, node_id: str, session_id: str) -> None:
+        while True:
+            await self.wakeup.wait()
+            await asyncio.sleep(self.window)
+            self.wakeup.clear()
+            batch, self.pending = self.pending, {}
+            if not batch:
+                continue
+            req = dpb.UpdateTaskStatusRequest(node_id=node_id, session_id=session_id)
+            for task_id, st in batch.items():
+                req.updates.append(dpb.TaskStatusUpdate(task_id=task_id, status=st))
+            try:
+                await stub.UpdateTaskStatus(req, timeout=15)
+            except grpc.aio.AioRpcError:
+                # Put them back unless something newer came meanwhile.
+                for task_id, st in batch.items():
+                    self.pending.setdefault(task_id, st)
+                self.wakeup.set()
+                raise
+
+
+class AgentSession:
+    def __init__(self, config: AgentConfig, worker: Worker, reporter: StatusReporter, advertise: str) -> None:
+        self.config = config
+        self.worker = worker
+        self.reporter = reporter
+        self.advertise = advertise
+        self.node_id_file = config.data_dir / "node_id"
+        self.node_id = self.node_id_file.read_text().strip() if self.node_id_file.exists() else ""
+        self.registered = asyncio.Event()
+        self.on_registered: Callable[[str], None] | None = None
+
+    async def run(self) -> None:
+        backoff = self.config.reconnect_min
+        index = 0
+        while True:
+            address = self.config.managers[index % len(self.config.managers)]
+            try:
+                async with insecure_channel(address) as channel:
+                    await self._session(dgrpc.DispatcherStub(channel))
+            except (grpc.aio.AioRpcError, ConnectionError) as e:
+                details = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
+                log.info("event=session_lost manager=%s error=%r retry_in=%.1fs", address, details, backoff)
+            self.registered.clear()
+            index += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.config.reconnect_max)
+
+    async def _session(self, stub: dgrpc.DispatcherStub) -> None:
+        capacity = await asyncio.to_thread(probe, self.config.data_dir, self.config.cpu, self.config.memory, self.config.disk)
+        reg = await stub.Register(
+            dpb.RegisterRequest(
+                node_id=self.node_id,
+                name=self.config.name or socket.gethostname(),
+                hostname=socket.gethostname(),
+                address=self.advertise,
+                labels=self.config.labels,
+                capacity=capacity,
+                runtime=self.config.runtime,
+                version=__version__,
+            ),
+            timeout=15,
+        )
+        if reg.node_id != self.node_id:
+            self.node_id = reg.node_id
+            _write_atomic(self.node_id_file, reg.node_id)
+        if self.on_registered is not None:
+            self.on_registered(reg.node_id)
+        self.registered.set()
+        log.info("event=registered node=%s session=%s period=%.1fs", reg.node_id, reg.session_id[:8], reg.heartbeat_period)
+        tasks = [
+            asyncio.create_task(self._heartbeats(stub, reg)),
+            asyncio.create_task(self._assignments(stub, reg)),
+            asyncio.create_task(self.reporter.run(stub, reg.node_id, reg.session_id)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                t.result()
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _heartbeats(self, stub: dgrpc.DispatcherStub, reg: dpb.RegisterResponse) -> None:
+        period = reg.heartbeat_period
+        while True:
+            await asyncio.sleep(period)
+            resp = await stub.Heartbeat(dpb.HeartbeatRequest(node_id=reg.node_id, session_id=reg.session_id), timeout=period * 2)
+            period = resp.period or period
+
+    async def _assignments(self, stub: dgrpc.DispatcherStub, reg: dpb.RegisterResponse) -> None:
+        call = stub.Assignments(dpb.AssignmentsRequest(node_id=reg.node_id, session_id=reg.session_id))
+        async for msg in call:
+            if msg.full:
+                await self.worker.assign_full(msg.tasks)
+            else:
+                await self.worker.assign_changes(msg.tasks, msg.removed)
+        raise ConnectionError("the assignment stream ended")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

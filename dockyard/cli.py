@@ -1,0 +1,482 @@
+"""The `dockyard` command line. Every command talks to a manager through
+`dockyard.Client` (`--manager HOST:PORT` or DOCKYARD_ADDR) and prints a table,
+JSON or YAML (`-o`). Exit codes: 0 ok, 1 failure, 2 invalid input."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.client import Client, default_address
+from dockyard.errors import DockyardError, InvalidArgument
+
+EXIT_FAILURE = 1
+EXIT_INVALID = 2
+
+
+def _state(state: int) -> str:
+    return pb.TaskState.Name(state).removeprefix("TASK_STATE_").lower()  # type: ignore[arg-type]
+
+
+def _mem(n: int) -> str:
+    for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if n >= size:
+            v = n / size
+            return f"{v:.1f}{unit}" if v < 10 and v != int(v) else f"{int(round(v))}{unit}"
+    return str(n)
+
+
+def _to_dict(msg: Message) -> dict[str, Any]:
+    return MessageToDict(msg, preserving_proto_field_name=True)
+
+
+class Output:
+    def __init__(self, fmt: str) -> None:
+        self.fmt = fmt
+
+    def emit(self, rows: Sequence[Sequence[str]], headers: Sequence[str], data: Any) -> None:
+        if self.fmt == "json":
+            click.echo(json.dumps(data, indent=2, sort_keys=True))
+        elif self.fmt == "yaml":
+            click.echo(yaml.safe_dump(data, sort_keys=True), nl=False)
+        else:
+            click.echo(table(headers, rows))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    rows = [list(map(str, r)) for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    return "\n".join(lines)
+
+
+class Ctx:
+    def __init__(self, manager: str, output: str) -> None:
+        self.manager = manager
+        self.out = Output(output)
+        self._client: Client | None = None
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.manager)
+        return self._client
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except InvalidArgument as e:
+            click.echo(f"error: invalid input:\n{_indent(str(e))}", err=True)
+            sys.exit(EXIT_INVALID)
+        except DockyardError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(EXIT_FAILURE)
+
+    return wrapper
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+@click.group()
+@click.option("--manager", "-m", default=default_address, show_default="DOCKYARD_ADDR or 127.0.0.1:7460", help="Manager address HOST:PORT.")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", help="Output format.")
+@click.pass_context
+def main(ctx: click.Context, manager: str, output: str) -> None:
+    """Dockyard: run containers on a cluster of Docker hosts."""
+    ctx.obj = Ctx(manager, output)
+
+
+# -- daemons --------------------------------------------------------------------
+
+
+def _default_dev_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "dockyard" / "dev"
+
+
+def _labels(values: Sequence[str], what: str) -> dict[str, str]:
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise click.BadParameter(f"{v!r}: use KEY=VALUE", param_hint=what)
+        k, val = v.split("=", 1)
+        out[k] = val
+    return out
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), default=_default_dev_dir, show_default="~/.local/share/dockyard/dev")
+@click.option("--listen", default="127.0.0.1:7460", show_default=True, help="gRPC API address.")
+@click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
+@click.option("--runtime", type=click.Choice(["docker", "fake"]), default="docker", show_default=True)
+@click.option("--label", "labels", multiple=True, help="Node label KEY=VALUE (repeatable).")
+@click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
+@click.option("--log-level", default="INFO", show_default=True)
+def dev(data_dir: Path, listen: str, raft_addr: str, runtime: str, labels: Sequence[str], container_labels: Sequence[str], log_level: str) -> None:
+    """A one-host cluster in one process: a manager and an agent."""
+    from dockyard import daemons
+
+    daemons.setup_logging(log_level)
+
+    def announce(address: str, cluster_id: str, pid: int) -> None:
+        click.echo(
+            f"Dockyard dev cluster {cluster_id[:12]} is up.\n"
+            f"  API:      {address}   (export DOCKYARD_ADDR={address})\n"
+            f"  data dir: {data_dir}\n"
+            f"  pid:      {pid}\n"
+            f"Try: dockyard node ls; dockyard job run examples/web.yaml",
+            err=True,
+        )
+
+    options = {"runtime": runtime, "labels": _labels(labels, "--label"), "container_labels": _labels(container_labels, "--container-label")}
+    daemons.run(daemons.dev_main(data_dir, listen, raft_addr, options, announce))
+
+
+@main.group()
+def manager() -> None:
+    """Run a manager."""
+
+
+@manager.command("init")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--listen", default="127.0.0.1:7460", show_default=True)
+@click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
+@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--log-level", default="INFO", show_default=True)
+def manager_init(data_dir: Path, listen: str, raft_addr: str, heartbeat_period: float, log_level: str) -> None:
+    """Create a new cluster and start its first manager."""
+    from dockyard import daemons
+
+    daemons.setup_logging(log_level)
+    try:
+        cluster_id = daemons.manager_init(data_dir, listen, raft_addr)
+    except DockyardError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(f"created cluster {cluster_id} in {data_dir}", err=True)
+    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period))
+
+
+@manager.command("start")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--log-level", default="INFO", show_default=True)
+def manager_start(data_dir: Path, heartbeat_period: float, log_level: str) -> None:
+    """Start a manager from its data dir (after a restart)."""
+    from dockyard import daemons
+
+    daemons.setup_logging(log_level)
+    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period))
+
+
+@main.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--join", "managers", multiple=True, help="Manager address HOST:PORT (repeatable).")
+@click.option("--name", default="", help="Node name (default: the host name).")
+@click.option("--listen", default="127.0.0.1:0", show_default=True, help="Log service address.")
+@click.option("--runtime", type=click.Choice(["docker", "fake"]), default="docker", show_default=True)
+@click.option("--label", "labels", multiple=True, help="Node label KEY=VALUE (repeatable).")
+@click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
+@click.option("--cpu", type=float, default=0.0, help="Override the CPU capacity (cores).")
+@click.option("--memory", default="0", help="Override the memory capacity (e.g. 8Gi).")
+@click.option("--log-level", default="INFO", show_default=True)
+def agent(data_dir: Path, managers: Sequence[str], name: str, listen: str, runtime: str, labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str, log_level: str) -> None:
+    """Run an agent: this host runs tasks for the cluster."""
+    from dockyard import daemons
+    from dockyard.units import parse_memory
+
+    daemons.setup_logging(log_level)
+    daemons.run(
+        daemons.agent_main(
+            data_dir=data_dir,
+            managers=list(managers) or [default_address()],
+            name=name,
+            listen=listen,
+            runtime=runtime,
+            labels=_labels(labels, "--label"),
+            container_labels=_labels(container_labels, "--container-label"),
+            cpu=cpu,
+            memory=parse_memory(memory),
+        )
+    )
+
+
+# -- jobs ------------------------------------------------------------------------
+
+
+@main.group()
+def job() -> None:
+    """Submit and manage jobs."""
+
+
+def _load(file: str) -> pb.JobSpec:
+    from dockyard.jobspec import load_job_file
+
+    return load_job_file(file)
+
+
+def _progress_line(summary: Any) -> str:
+    return f"{summary.job.spec.name}: {summary.phase} - {summary.message}"
+
+
+@job.command("run")
+@click.argument("file", type=click.Path())
+@click.option("--detach", "-d", is_flag=True, help="Return once the job is accepted.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for convergence.")
+@click.pass_obj
+@handle_errors
+def job_run(obj: Ctx, file: str, detach: bool, timeout: float) -> None:
+    """Submit or update the job in FILE and wait until it converges."""
+    spec = _load(file)
+    resp = obj.client.run_job(spec)
+    verb = "updated" if resp.changed and resp.job.spec_version > 1 else ("submitted" if resp.changed else "unchanged")
+    click.echo(f"job {spec.name} {verb} (version {resp.job.spec_version})", err=True)
+    if detach:
+        return
+    deadline = time.monotonic() + timeout
+    last = ""
+    tty = sys.stderr.isatty()
+    while True:
+        status = obj.client.get_job(spec.name)
+        s = status.summary
+        line = _progress_line(s)
+        if line != last:
+            if tty:
+                click.echo("\r\033[K" + line, err=True, nl=False)
+            else:
+                click.echo(line, err=True)
+            last = line
+        if s.phase in ("converged", "complete"):
+            if tty:
+                click.echo("", err=True)
+            return
+        if s.phase == "failed":
+            if tty:
+                click.echo("", err=True)
+            click.echo(f"error: job {spec.name} failed: {s.message}", err=True)
+            sys.exit(EXIT_FAILURE)
+        if time.monotonic() > deadline:
+            if tty:
+                click.echo("", err=True)
+            click.echo(f"error: job {spec.name} did not converge within {timeout:g}s: {s.message}", err=True)
+            sys.exit(EXIT_FAILURE)
+        time.sleep(0.1)
+
+
+@job.command("plan")
+@click.argument("file", type=click.Path())
+@click.pass_obj
+@handle_errors
+def job_plan(obj: Ctx, file: str) -> None:
+    """Dry run: where the job's tasks would go, and why not. Changes nothing."""
+    spec = _load(file)
+    plan = obj.client.plan_job(spec)
+    rows = [[str(p.slot), p.node_name, p.node_id[:12]] for p in plan.placements]
+    data = _to_dict(plan)
+    if plan.explanation:
+        data["explanation"] = json.loads(plan.explanation)
+    obj.out.emit(rows, ["SLOT", "NODE", "NODE ID"], data)
+    if obj.out.fmt == "table":
+        click.echo(f"{len(plan.placements)} of {spec.replicas} task(s) can be placed")
+        if plan.unplaced:
+            click.echo(f"{plan.unplaced} cannot: {plan.reason}")
+
+
+@job.command("ls")
+@click.option("--namespace", default="")
+@click.pass_obj
+@handle_errors
+def job_ls(obj: Ctx, namespace: str) -> None:
+    """List jobs."""
+    jobs = obj.client.list_jobs(namespace)
+    rows = [
+        [s.job.spec.name, s.job.spec.namespace, s.job.spec.type, f"{s.running}/{s.desired}", s.phase, str(s.job.spec_version)]
+        for s in jobs
+    ]
+    obj.out.emit(rows, ["NAME", "NAMESPACE", "TYPE", "RUNNING", "PHASE", "VERSION"], [_to_dict(s) for s in jobs])
+
+
+def _task_rows(tasks: Iterable[pb.Task], nodes: dict[str, str]) -> list[list[str]]:
+    rows = []
+    for t in tasks:
+        ports = ",".join(f"{p.published}->{p.container}/{p.protocol or 'tcp'}" for p in t.status.ports)
+        reason = t.pending_reason or t.status.error or t.status.message
+        exit_code = str(t.status.exit_code) if t.status.exited else ""
+        rows.append(
+            [
+                t.meta.id[:12],
+                f"{t.job_name}.{t.slot}",
+                nodes.get(t.node_id, t.node_id[:12]),
+                _state(t.desired_state),
+                _state(t.status.state),
+                exit_code,
+                ports,
+                reason,
+            ]
+        )
+    return rows
+
+
+TASK_HEADERS = ["ID", "TASK", "NODE", "DESIRED", "STATE", "EXIT", "PORTS", "MESSAGE"]
+
+
+@job.command("status")
+@click.argument("name")
+@click.pass_obj
+@handle_errors
+def job_status(obj: Ctx, name: str) -> None:
+    """A job's phase and its tasks, with the reason for any pending task."""
+    st = obj.client.get_job(name)
+    s = st.summary
+    if obj.out.fmt != "table":
+        obj.out.emit([], [], _to_dict(st))
+        return
+    click.echo(f"job {s.job.spec.name} ({s.job.spec.type}, version {s.job.spec_version}): {s.phase}: {s.message}")
+    nodes = {n.node.meta.id: n.node.name for n in obj.client.list_nodes()}
+    click.echo(table(TASK_HEADERS, _task_rows(st.tasks, nodes)))
+
+
+@job.command("scale")
+@click.argument("name")
+@click.argument("replicas", type=click.IntRange(min=0))
+@click.pass_obj
+@handle_errors
+def job_scale(obj: Ctx, name: str, replicas: int) -> None:
+    """Change how many replicas a service job runs."""
+    st = obj.client.scale_job(name, replicas)
+    click.echo(f"job {name} scaled to {st.summary.desired}", err=True)
+
+
+@job.command("stop")
+@click.argument("name")
+@click.pass_obj
+@handle_errors
+def job_stop(obj: Ctx, name: str) -> None:
+    """Stop every task of a job and remove its containers."""
+    obj.client.stop_job(name)
+    click.echo(f"job {name} stopping", err=True)
+
+
+# -- tasks, nodes, logs -------------------------------------------------------------
+
+
+@main.group()
+def task() -> None:
+    """Inspect tasks."""
+
+
+@task.command("ls")
+@click.option("--job", default="", help="Only this job's tasks.")
+@click.option("--all", "all_", is_flag=True, help="Include finished tasks kept as history.")
+@click.pass_obj
+@handle_errors
+def task_ls(obj: Ctx, job: str, all_: bool) -> None:
+    """Tasks with their node, state, ports and reason when pending or failed."""
+    tasks = obj.client.list_tasks(job, all_)
+    nodes = {n.node.meta.id: n.node.name for n in obj.client.list_nodes()}
+    obj.out.emit(_task_rows(tasks, nodes), TASK_HEADERS, [_to_dict(t) for t in tasks])
+
+
+@main.group()
+def node() -> None:
+    """Inspect and manage nodes."""
+
+
+@node.command("ls")
+@click.pass_obj
+@handle_errors
+def node_ls(obj: Ctx) -> None:
+    """Nodes with their state and what their tasks hold."""
+    nodes = obj.client.list_nodes()
+    rows = []
+    for n in nodes:
+        c, a = n.node.capacity, n.allocated
+        rows.append(
+            [
+                n.node.meta.id[:12],
+                n.node.name,
+                pb.NodeState.Name(n.node.state).removeprefix("NODE_STATE_").lower(),
+                pb.NodeAvailability.Name(n.node.availability).removeprefix("NODE_AVAILABILITY_").lower(),
+                f"{a.cpu:g}/{c.cpu:g}",
+                f"{_mem(a.memory)}/{_mem(c.memory)}",
+                str(n.tasks),
+                ",".join(f"{k}={v}" for k, v in sorted(n.node.labels.items())),
+            ]
+        )
+    obj.out.emit(rows, ["ID", "NAME", "STATE", "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LABELS"], [_to_dict(n) for n in nodes])
+
+
+@node.command("drain")
+@click.argument("node_ref")
+@click.pass_obj
+@handle_errors
+def node_drain(obj: Ctx, node_ref: str) -> None:
+    """Place nothing new on NODE."""
+    n = obj.client.update_node(node_ref, availability=pb.NODE_AVAILABILITY_DRAIN)
+    click.echo(f"node {n.name} drained", err=True)
+
+
+@node.command("activate")
+@click.argument("node_ref")
+@click.pass_obj
+@handle_errors
+def node_activate(obj: Ctx, node_ref: str) -> None:
+    """Let the scheduler use NODE again."""
+    n = obj.client.update_node(node_ref, availability=pb.NODE_AVAILABILITY_ACTIVE)
+    click.echo(f"node {n.name} active", err=True)
+
+
+@node.command("label")
+@click.argument("node_ref")
+@click.argument("labels", nargs=-1, required=True)
+@click.pass_obj
+@handle_errors
+def node_label(obj: Ctx, node_ref: str, labels: Sequence[str]) -> None:
+    """Set KEY=VALUE labels, or remove KEY- ."""
+    add = _labels([x for x in labels if not x.endswith("-")], "LABELS")
+    remove = [x[:-1] for x in labels if x.endswith("-")]
+    n = obj.client.update_node(node_ref, add_labels=add, remove_labels=remove)
+    click.echo(f"node {n.name}: " + ",".join(f"{k}={v}" for k, v in sorted(n.labels.items())), err=True)
+
+
+@main.command()
+@click.argument("job_name")
+@click.option("--follow", "-f", is_flag=True, help="Keep streaming new output.")
+@click.option("--tail", type=click.IntRange(min=0), default=0, help="Only the last N lines of each task.")
+@click.pass_obj
+@handle_errors
+def logs(obj: Ctx, job_name: str, follow: bool, tail: int) -> None:
+    """Merged output of every task of a job, each line prefixed by its task."""
+    try:
+        for line in obj.client.logs(job_name, follow=follow, tail=tail):
+            prefix = f"{job_name}.{line.slot}@{line.task_id[:8]}"
+            stream = sys.stderr if line.stream == "stderr" else sys.stdout
+            stream.write(f"{prefix} | {line.line}\n")
+            stream.flush()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

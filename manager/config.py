@@ -1,0 +1,29 @@
+"""The manager daemon's tunables, each with where its default comes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class ManagerConfig:
+    data_dir: Path
+    # gRPC API for clients and agents. 7460 is Dockyard's registered-nowhere
+    # default; loopback unless the operator says otherwise.
+    listen: str = "127.0.0.1:7460"
+    # Raft peer traffic (pysyncobj's own TCP protocol, encrypted with the
+    # cluster secret).
+    raft_addr: str = "127.0.0.1:7461"
+    raft_peers: list[str] = field(default_factory=list)
+    # Agents heartbeat at this period; a node is down after period x
+    # heartbeat_grace_factor without one (DESIGN.md section 4: x 3).
+    heartbeat_period: float = 5.0
+    heartbeat_grace_factor: float = 3.0
+    # After a leader change every node gets this many periods before it can
+    # be marked down, so a failover never triggers mass rescheduling.
+    failover_grace_factor: float = 6.0
+    # The scheduling loop gathers pending tasks for this long before a pass,
+    # so a 20-replica job is placed in one plan (one Raft entry).
+    schedule_debounce: float = 0.002
+    default_policy: str = "binpack"

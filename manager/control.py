@@ -1,0 +1,274 @@
+"""The Control service: what the CLI, the Python client and any gRPC user call.
+
+Writes are validated completely before anything is proposed, so a rejected
+request leaves no Raft entry behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+
+import scheduler as sch
+from dockyard import __version__
+from dockyard.api.v1 import control_pb2 as cpb
+from dockyard.api.v1 import control_pb2_grpc as cgrpc
+from dockyard.api.v1 import dispatcher_pb2 as dpb
+from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.api.v1 import store_pb2 as spb
+from dockyard.errors import Conflict, FailedPrecondition, FieldError, InvalidArgument, NotFound, status_code
+from dockyard.grpcutil import insecure_channel, rpc
+from dockyard.jobspec import validate_job_spec
+from manager.jobstatus import summarize
+from manager.raft import Proposer
+from manager.scheduling import node_infos, task_group
+from manager.store import Store, View, clone, create, update
+from manager.taskstate import holds_resources, is_terminal
+
+log = logging.getLogger("dockyard.control")
+
+SUPPORTED_TYPES = ("service", "batch")
+
+
+def check_spec(spec: pb.JobSpec) -> pb.JobSpec:
+    """Everything the manager requires of a job spec, beyond the job-file rules."""
+    spec = validate_job_spec(spec)
+    errors = []
+    for i, text in enumerate(spec.placement.constraints):
+        try:
+            sch.parse_constraint(text)
+        except ValueError as e:
+            errors.append(FieldError(f"placement.constraints[{i}]", str(e)))
+    if errors:
+        raise InvalidArgument(errors)
+    if spec.type not in SUPPORTED_TYPES:
+        raise InvalidArgument([FieldError("type", f"{spec.type} jobs are not supported yet (supported: service, batch)")])
+    return spec
+
+
+class Control(cgrpc.ControlServicer):
+    def __init__(self, store: Store, proposer: Proposer, cluster_id: str, manager_id: str, sched_config: sch.SchedulerConfig) -> None:
+        self.store = store
+        self.proposer = proposer
+        self.cluster_id = cluster_id
+        self.manager_id = manager_id
+        self.sched_config = sched_config
+
+    async def _write(self, actions: list[spb.StoreAction]) -> None:
+        result = await self.proposer.propose(spb.StoreBatch(atomic=True, actions=actions))
+        if not result.ok:
+            raise Conflict("the object changed while the request was handled; retry: " + "; ".join(result.errors))
+
+    def _job(self, view: View, name: str) -> pb.Job:
+        job = view.job_by_name(name)
+        if job is None:
+            raise NotFound(f"no job named {name!r}")
+        return job
+
+    def _status(self, view: View, job: pb.Job) -> cpb.JobStatusResponse:
+        tasks = sorted(view.tasks_of_job(job.meta.id), key=lambda t: (t.slot, t.attempt))
+        return cpb.JobStatusResponse(summary=summarize(job, tasks), tasks=tasks)
+
+    @rpc
+    async def RunJob(self, request: cpb.RunJobRequest, context: grpc.aio.ServicerContext) -> cpb.RunJobResponse:
+        spec = check_spec(request.spec)
+        for _ in range(3):
+            view = self.store.view()
+            existing = view.job_by_name(spec.name)
+            if existing is None:
+                job = pb.Job(meta=pb.Meta(id=uuid.uuid4().hex), spec=spec, spec_version=1)
+                action = create(job)
+            else:
+                if existing.spec == spec and not existing.stopped:
+                    return cpb.RunJobResponse(job=existing, changed=False)
+                job = clone(existing)
+                if existing.spec != spec:
+                    job.spec_version += 1
+                job.spec.CopyFrom(spec)
+                job.stopped = False
+                action = update(job)
+            try:
+                await self._write([action])
+            except Conflict:
+                continue
+            stored = self.store.view().jobs[job.meta.id]
+            log.info("event=job_submitted job=%s name=%s version=%d", job.meta.id, spec.name, stored.spec_version)
+            return cpb.RunJobResponse(job=stored, changed=True)
+        raise Conflict(f"job {spec.name!r} kept changing while it was submitted; retry")
+
+    @rpc
+    async def PlanJob(self, request: cpb.PlanJobRequest, context: grpc.aio.ServicerContext) -> cpb.PlanJobResponse:
+        spec = check_spec(request.spec)
+        view = self.store.view()
+        existing = view.job_by_name(spec.name)
+        job_id = existing.meta.id if existing else "plan-" + spec.name
+        ids = [f"{spec.name}.{slot}" for slot in range(1, spec.replicas + 1)]
+        group = task_group(job_id, spec.name, spec, ids, 0.0)
+        plan = sch.Scheduler(self.sched_config).plan(node_infos(view, exclude_job=job_id), [group])
+        names = {n.meta.id: n.name for n in view.nodes.values()}
+        resp = cpb.PlanJobResponse()
+        for p in plan.placements:
+            resp.placements.append(
+                cpb.PlannedPlacement(slot=ids.index(p.task_id) + 1, node_id=p.node_id, node_name=names.get(p.node_id, ""))
+            )
+        for u in plan.unplaced:
+            resp.unplaced += len(u.task_ids)
+            resp.reason = u.explanation.summary()
+            resp.explanation = json.dumps(dataclasses.asdict(u.explanation), sort_keys=True, default=str)
+        return resp
+
+    @rpc
+    async def ListJobs(self, request: cpb.ListJobsRequest, context: grpc.aio.ServicerContext) -> cpb.ListJobsResponse:
+        view = self.store.view()
+        jobs = sorted(view.jobs.values(), key=lambda j: (j.spec.namespace, j.spec.name))
+        if request.namespace:
+            jobs = [j for j in jobs if j.spec.namespace == request.namespace]
+        return cpb.ListJobsResponse(jobs=[summarize(j, view.tasks_of_job(j.meta.id)) for j in jobs])
+
+    @rpc
+    async def GetJob(self, request: cpb.GetJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+        view = self.store.view()
+        return self._status(view, self._job(view, request.name))
+
+    @rpc
+    async def ScaleJob(self, request: cpb.ScaleJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+        for _ in range(3):
+            view = self.store.view()
+            job = clone(self._job(view, request.name))
+            if job.spec.type != "service":
+                raise FailedPrecondition(f"job {request.name!r} is a {job.spec.type} job; only service jobs scale")
+            # Scaling changes how many, not what: the spec version stays, so
+            # running tasks are kept.
+            job.spec.replicas = request.replicas
+            job.stopped = False
+            try:
+                await self._write([update(job)])
+            except Conflict:
+                continue
+            view = self.store.view()
+            return self._status(view, view.jobs[job.meta.id])
+        raise Conflict(f"job {request.name!r} kept changing; retry")
+
+    @rpc
+    async def StopJob(self, request: cpb.StopJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+        for _ in range(3):
+            view = self.store.view()
+            job = clone(self._job(view, request.name))
+            if job.stopped:
+                return self._status(view, job)
+            job.stopped = True
+            try:
+                await self._write([update(job)])
+            except Conflict:
+                continue
+            view = self.store.view()
+            return self._status(view, view.jobs[job.meta.id])
+        raise Conflict(f"job {request.name!r} kept changing; retry")
+
+    @rpc
+    async def ListTasks(self, request: cpb.ListTasksRequest, context: grpc.aio.ServicerContext) -> cpb.ListTasksResponse:
+        view = self.store.view()
+        tasks = list(view.tasks.values())
+        if request.job:
+            tasks = list(view.tasks_of_job(self._job(view, request.job).meta.id))
+        if not request.all:
+            tasks = [t for t in tasks if not (is_terminal(t) and t.desired_state != pb.TASK_STATE_RUNNING)]
+        tasks.sort(key=lambda t: (t.job_name, t.slot, t.attempt))
+        return cpb.ListTasksResponse(tasks=tasks)
+
+    @rpc
+    async def ListNodes(self, request: cpb.ListNodesRequest, context: grpc.aio.ServicerContext) -> cpb.ListNodesResponse:
+        view = self.store.view()
+        resp = cpb.ListNodesResponse()
+        for node in sorted(view.nodes.values(), key=lambda n: n.name):
+            held = [t for t in view.tasks.values() if t.node_id == node.meta.id and holds_resources(t)]
+            alloc = pb.Resources(
+                cpu=sum(t.spec.resources.cpu for t in held),
+                memory=sum(t.spec.resources.memory for t in held),
+                disk=sum(t.spec.resources.disk for t in held),
+            )
+            resp.nodes.append(cpb.NodeSummary(node=node, allocated=alloc, tasks=len(held)))
+        return resp
+
+    @rpc
+    async def UpdateNode(self, request: cpb.UpdateNodeRequest, context: grpc.aio.ServicerContext) -> pb.Node:
+        for _ in range(3):
+            view = self.store.view()
+            found = view.node_by_ref(request.node)
+            if found is None:
+                raise NotFound(f"no node with id or name {request.node!r}")
+            node = clone(found)
+            if request.set_availability:
+                node.availability = request.availability
+            for k, v in request.add_labels.items():
+                node.labels[k] = v
+            for k in request.remove_labels:
+                node.labels.pop(k, None)
+            try:
+                await self._write([update(node)])
+            except Conflict:
+                continue
+            return self.store.view().nodes[node.meta.id]
+        raise Conflict("the node kept changing; retry")
+
+    async def Logs(self, request: cpb.LogsRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[cpb.LogLine]:
+        view = self.store.view()
+        job = view.job_by_name(request.job)
+        if job is None:
+            await context.abort(status_code(NotFound("")), f"no job named {request.job!r}")
+            return
+        by_node: dict[str, list[pb.Task]] = {}
+        for t in view.tasks_of_job(job.meta.id):
+            if t.node_id and t.status.container_id:
+                by_node.setdefault(t.node_id, []).append(t)
+        queue: asyncio.Queue[cpb.LogLine | None] = asyncio.Queue(maxsize=1000)
+
+        async def pump(node: pb.Node, tasks: list[pb.Task]) -> None:
+            slots = {t.meta.id: t.slot for t in tasks}
+            try:
+                async with insecure_channel(node.address) as channel:
+                    stub = dgrpc.AgentLogsStub(channel)
+                    call = stub.TaskLogs(dpb.TaskLogsRequest(task_ids=list(slots), follow=request.follow, tail=request.tail))
+                    async for line in call:
+                        line.slot = slots.get(line.task_id, 0)
+                        line.node_id = node.meta.id
+                        await queue.put(line)
+            except grpc.aio.AioRpcError as e:
+                await queue.put(cpb.LogLine(stream="stderr", line=f"[dockyard] logs from node {node.name} unavailable: {e.details()}", node_id=node.meta.id))
+            finally:
+                await queue.put(None)
+
+        pumps = [
+            asyncio.create_task(pump(view.nodes[nid], tasks)) for nid, tasks in by_node.items() if nid in view.nodes
+        ]
+        try:
+            open_pumps = len(pumps)
+            while open_pumps:
+                item = await queue.get()
+                if item is None:
+                    open_pumps -= 1
+                    continue
+                yield item
+        finally:
+            for p in pumps:
+                p.cancel()
+
+    @rpc
+    async def ClusterInfo(self, request: cpb.ClusterInfoRequest, context: grpc.aio.ServicerContext) -> cpb.ClusterInfoResponse:
+        st = self.proposer.status()
+        return cpb.ClusterInfoResponse(
+            cluster_id=self.cluster_id,
+            manager_id=self.manager_id,
+            leader=st.is_leader,
+            leader_address=st.leader,
+            raft_term=st.term,
+            raft_commit_index=st.commit_index,
+            version=__version__,
+        )

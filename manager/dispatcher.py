@@ -1,0 +1,205 @@
+"""The dispatcher: agents' sessions with the leader.
+
+An agent registers (gets a node id and a session), heartbeats at the period
+the leader chooses, receives its assignments (the full set of its tasks
+first, then changes) and reports task status in batches. Heartbeats are kept
+in memory on the leader, not written to Raft: only a node's change of state
+(ready / down) is replicated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import grpc
+
+from dockyard.api.v1 import dispatcher_pb2 as dpb
+from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.api.v1 import store_pb2 as spb
+from dockyard.errors import FailedPrecondition, PermissionDenied, Unavailable, status_code
+from manager.config import ManagerConfig
+from dockyard.grpcutil import rpc
+from manager.raft import Proposer
+from manager.store import Store, clone, create, update
+from manager.taskstate import can_advance
+
+log = logging.getLogger("dockyard.dispatcher")
+
+
+@dataclass(slots=True)
+class Session:
+    node_id: str
+    session_id: str
+    deadline: float
+
+
+class Dispatcher(dgrpc.DispatcherServicer):
+    def __init__(self, store: Store, proposer: Proposer, config: ManagerConfig) -> None:
+        self.store = store
+        self.proposer = proposer
+        self.config = config
+        self.sessions: dict[str, Session] = {}
+        self.leading = False
+        self.term = 0
+
+    # -- leadership ----------------------------------------------------------
+
+    def start_leading(self, term: int) -> None:
+        """A new leader does not know when nodes last heartbeat: give every
+        node a long grace so a failover does not look like mass node failure."""
+        self.leading = True
+        self.term = term
+        deadline = time.time() + self.config.heartbeat_period * self.config.failover_grace_factor
+        for node in self.store.view().nodes.values():
+            if node.state == pb.NODE_STATE_READY:
+                self.sessions.setdefault(node.meta.id, Session(node.meta.id, "", deadline)).deadline = deadline
+
+    def stop_leading(self) -> None:
+        self.leading = False
+        self.sessions.clear()
+
+    async def monitor_heartbeats(self) -> None:
+        """Leader loop: mark nodes down when their grace expires."""
+        while True:
+            await asyncio.sleep(min(1.0, self.config.heartbeat_period / 2))
+            now = time.time()
+            view = self.store.view()
+            actions = []
+            for node in view.nodes.values():
+                if node.state != pb.NODE_STATE_READY:
+                    continue
+                session = self.sessions.get(node.meta.id)
+                if session is None or session.deadline < now:
+                    n = clone(node)
+                    n.state = pb.NODE_STATE_DOWN
+                    n.state_message = "heartbeat not received in time"
+                    actions.append(update(n))
+                    self.sessions.pop(node.meta.id, None)
+                    log.warning("event=node_down node=%s name=%s", node.meta.id, node.name)
+            if actions:
+                try:
+                    await self.proposer.propose(spb.StoreBatch(term=self.term, actions=actions))
+                except Unavailable as e:
+                    log.warning("event=node_down_commit_failed error=%r", str(e))
+
+    def _grace(self) -> float:
+        return self.config.heartbeat_period * self.config.heartbeat_grace_factor
+
+    def _check(self, node_id: str, session_id: str) -> Session:
+        if not self.leading:
+            raise Unavailable("this manager is not the leader")
+        session = self.sessions.get(node_id)
+        if session is None or session.session_id != session_id:
+            raise FailedPrecondition("session expired or unknown: register again")
+        return session
+
+    # -- RPCs ----------------------------------------------------------------
+
+    @rpc
+    async def Register(self, request: dpb.RegisterRequest, context: grpc.aio.ServicerContext) -> dpb.RegisterResponse:
+        if not self.leading:
+            raise Unavailable("this manager is not the leader")
+        view = self.store.view()
+        existing = view.nodes.get(request.node_id) if request.node_id else None
+        if existing is not None:
+            node = clone(existing)
+        else:
+            node = pb.Node(meta=pb.Meta(id=request.node_id or uuid.uuid4().hex))
+        node.name = request.name or node.name or request.hostname
+        node.hostname = request.hostname
+        node.address = request.address
+        node.capacity.CopyFrom(request.capacity)
+        for k, v in request.labels.items():
+            node.labels[k] = v
+        node.runtime = request.runtime
+        node.version = request.version
+        node.state = pb.NODE_STATE_READY
+        node.state_message = ""
+        action = update(node) if existing is not None else create(node)
+        result = await self.proposer.propose(spb.StoreBatch(actions=[action]))
+        if not result.ok:
+            raise Unavailable("registration conflicted with another write; retry: " + "; ".join(result.errors))
+        session = Session(node.meta.id, uuid.uuid4().hex, time.time() + self._grace())
+        self.sessions[node.meta.id] = session
+        log.info("event=node_registered node=%s name=%s address=%s", node.meta.id, node.name, node.address)
+        return dpb.RegisterResponse(
+            node_id=node.meta.id,
+            session_id=session.session_id,
+            heartbeat_period=self.config.heartbeat_period,
+        )
+
+    @rpc
+    async def Heartbeat(self, request: dpb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> dpb.HeartbeatResponse:
+        session = self._check(request.node_id, request.session_id)
+        session.deadline = time.time() + self._grace()
+        return dpb.HeartbeatResponse(period=self.config.heartbeat_period)
+
+    async def Assignments(
+        self, request: dpb.AssignmentsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[dpb.AssignmentsMessage]:
+        try:
+            self._check(request.node_id, request.session_id)
+        except (Unavailable, FailedPrecondition) as e:
+            await context.abort(status_code(e), str(e))
+        node_id = request.node_id
+        view, watch = self.store.view_and_watch(("tasks",))
+        try:
+            mine = [t for t in view.tasks.values() if t.node_id == node_id]
+            yield dpb.AssignmentsMessage(full=True, tasks=mine)
+            while True:
+                changes = [await watch.queue.get()]
+                while not watch.queue.empty():
+                    changes.append(watch.queue.get_nowait())
+                msg = dpb.AssignmentsMessage()
+                for batch in changes:
+                    for ch in batch:
+                        task: pb.Task = ch.obj  # type: ignore[assignment]
+                        old: pb.Task | None = ch.old  # type: ignore[assignment]
+                        if ch.kind.value == "deleted" or task.node_id != node_id:
+                            if (old is not None and old.node_id == node_id) or task.node_id == node_id:
+                                msg.removed.append(task.meta.id)
+                        elif task.node_id == node_id:
+                            msg.tasks.append(task)
+                if msg.tasks or msg.removed:
+                    yield msg
+                if request.session_id != self.sessions.get(node_id, Session("", "", 0)).session_id:
+                    return  # the session was replaced or expired: the agent re-registers
+        finally:
+            watch.close()
+
+    @rpc
+    async def UpdateTaskStatus(
+        self, request: dpb.UpdateTaskStatusRequest, context: grpc.aio.ServicerContext
+    ) -> dpb.UpdateTaskStatusResponse:
+        self._check(request.node_id, request.session_id)
+        for _ in range(5):
+            view = self.store.view()
+            actions = []
+            for u in request.updates:
+                task = view.tasks.get(u.task_id)
+                if task is None:
+                    continue  # deleted meanwhile: nothing to record
+                if task.node_id != request.node_id:
+                    raise PermissionDenied(f"task {u.task_id} is not assigned to node {request.node_id}")
+                if not can_advance(task.status.state, u.status.state):
+                    continue
+                if task.status == u.status:
+                    continue
+                t = clone(task)
+                t.status.CopyFrom(u.status)
+                actions.append(update(t))
+            if not actions:
+                return dpb.UpdateTaskStatusResponse()
+            result = await self.proposer.propose(spb.StoreBatch(actions=actions))
+            if result.ok:
+                return dpb.UpdateTaskStatusResponse()
+            # Someone updated a task meanwhile (e.g. its desired state):
+            # re-read and apply what still advances.
+        raise Unavailable("task status kept conflicting with other writes; retry")
+

@@ -1,0 +1,172 @@
+"""What a job's tasks should become: the replicated and batch orchestrators'
+decision, as a pure function from (job, its tasks, nodes, now) to store
+actions. The leader's orchestrator loop feeds it and commits what it returns.
+
+Model (as in SwarmKit): a job has `replicas` slots; each slot has a chain of
+tasks, one per attempt. Tasks are never restarted in place: a task that ends
+while it should run is replaced by a new task for its slot after the restart
+delay, if the restart policy allows. Old tasks stay as history (their
+containers too, for logs) until pruned.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.api.v1 import store_pb2 as spb
+from manager.store import clone, create, delete, update
+from manager.taskstate import FAILURES, TS, is_terminal
+
+# Terminal tasks kept per slot besides its latest (their containers stay for
+# `dockyard logs`); Swarm's default task history is 5 per slot in all.
+HISTORY_PER_SLOT = 4
+
+
+@dataclass(slots=True)
+class Decision:
+    actions: list[spb.StoreAction] = field(default_factory=list)
+    # When to look at this job again even if nothing changes (restart delays).
+    wake_at: float | None = None
+
+    def wake(self, at: float) -> None:
+        self.wake_at = at if self.wake_at is None else min(self.wake_at, at)
+
+
+def new_task(job: pb.Job, slot: int, attempt: int, not_before: float = 0.0) -> pb.Task:
+    return pb.Task(
+        meta=pb.Meta(id=uuid.uuid4().hex),
+        job_id=job.meta.id,
+        job_name=job.spec.name,
+        namespace=job.spec.namespace,
+        slot=slot,
+        spec_version=job.spec_version,
+        spec=job.spec.task,
+        priority=job.spec.priority,
+        placement=job.spec.placement,
+        desired_state=TS.TASK_STATE_RUNNING,
+        status=pb.TaskStatus(state=TS.TASK_STATE_PENDING, message="waiting for a node"),
+        attempt=attempt,
+        not_before=not_before,
+    )
+
+
+def _shutdown(task: pb.Task, message: str) -> spb.StoreAction:
+    t = clone(task)
+    t.desired_state = TS.TASK_STATE_SHUTDOWN
+    if not t.node_id and not is_terminal(t):
+        # Never placed: nobody runs it, so it ends here.
+        t.status.state = TS.TASK_STATE_SHUTDOWN
+        t.status.message = message
+        t.pending_reason = ""
+    return update(t)
+
+
+def _should_restart(job: pb.Job, task: pb.Task) -> bool:
+    condition = job.spec.task.restart.condition or "any"
+    if condition == "none":
+        return False
+    failed = task.status.state in FAILURES or (task.status.exited and task.status.exit_code != 0)
+    if condition == "on-failure" and not failed:
+        return False
+    max_attempts = job.spec.task.restart.max_attempts
+    return not (max_attempts and task.attempt >= max_attempts)
+
+
+def slot_done(job: pb.Job, task: pb.Task) -> bool:
+    """A batch slot whose task exited 0 is finished for good."""
+    return job.spec.type == "batch" and task.status.state == TS.TASK_STATE_COMPLETE
+
+
+def slot_gave_up(job: pb.Job, task: pb.Task) -> bool:
+    return is_terminal(task) and task.desired_state == TS.TASK_STATE_RUNNING and not slot_done(job, task) and not _should_restart(job, task)
+
+
+def orphan_lost_tasks(tasks: Iterable[pb.Task], nodes: Mapping[str, pb.Node], now: float) -> list[spb.StoreAction]:
+    """Tasks on a node that is down are lost: record that on their behalf."""
+    actions = []
+    for task in tasks:
+        node = nodes.get(task.node_id) if task.node_id else None
+        if node is None and task.node_id:
+            lost = True
+        else:
+            lost = node is not None and node.state == pb.NODE_STATE_DOWN
+        if lost and not is_terminal(task):
+            t = clone(task)
+            t.status.state = TS.TASK_STATE_ORPHANED
+            t.status.message = "its node is down"
+            t.status.timestamp = now
+            actions.append(update(t))
+    return actions
+
+
+def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float) -> Decision:
+    """Service and batch jobs: keep `replicas` slots running (service) or run
+    each slot to completion (batch)."""
+    d = Decision()
+    by_slot: dict[int, list[pb.Task]] = defaultdict(list)
+    for task in tasks:
+        by_slot[task.slot].append(task)
+    for chain in by_slot.values():
+        chain.sort(key=lambda t: (t.attempt, t.meta.created_index))
+
+    wanted = 0 if job.stopped else job.spec.replicas
+    for slot, chain in by_slot.items():
+        if slot > wanted:
+            for task in chain:
+                if task.desired_state == TS.TASK_STATE_RUNNING:
+                    d.actions.append(_shutdown(task, "job scaled down" if not job.stopped else "job stopped"))
+                elif is_terminal(task):
+                    # Its container is gone or going; forget the slot entirely.
+                    d.actions.append(delete(task))
+
+    for slot in range(1, wanted + 1):
+        chain = by_slot.get(slot, [])
+        latest = chain[-1] if chain else None
+        if latest is None:
+            d.actions.append(create(new_task(job, slot, 0)))
+            continue
+        # Older tasks of the slot that still want to run (e.g. left by a
+        # failover mid-replacement) are stopped: one task per slot.
+        for old in chain[:-1]:
+            if old.desired_state == TS.TASK_STATE_RUNNING:
+                d.actions.append(_shutdown(old, "replaced"))
+        _prune_history(chain, d)
+        if latest.desired_state != TS.TASK_STATE_RUNNING:
+            if is_terminal(latest) or not latest.node_id:
+                d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
+            continue
+        if not is_terminal(latest):
+            if latest.spec_version != job.spec_version and not slot_done(job, latest):
+                # Rolling update, stop-first: replace the stale task now; the
+                # replacement is placed once the old one has released its node.
+                d.actions.append(_shutdown(latest, "replaced by a newer job version"))
+                d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
+            continue
+        if slot_done(job, latest):
+            continue
+        if not _should_restart(job, latest) and latest.spec_version == job.spec_version:
+            continue  # the slot has given up; the job status says so
+        delay = job.spec.task.restart.delay
+        if latest.status.state == TS.TASK_STATE_ORPHANED:
+            delay = 0.0  # a lost node is not the task's fault: replace at once
+        ended = latest.status.timestamp or now
+        not_before = ended + delay
+        d.actions.append(_shutdown(latest, "replaced after it ended"))
+        d.actions.append(create(new_task(job, slot, latest.attempt + 1, not_before)))
+        if not_before > now:
+            d.wake(not_before)
+    return d
+
+
+def _prune_history(chain: list[pb.Task], d: Decision) -> None:
+    done = [t for t in chain[:-1] if is_terminal(t) and t.desired_state != TS.TASK_STATE_RUNNING]
+    for task in done[: max(0, len(done) - HISTORY_PER_SLOT)]:
+        d.actions.append(delete(task))
+
+
+def stopped_job_finished(job: pb.Job, tasks: Iterable[pb.Task]) -> bool:
+    return job.stopped and all(is_terminal(t) for t in tasks)

@@ -1,0 +1,293 @@
+"""The replicated cluster state: in-memory tables with a version per object.
+
+`Store.apply` is the state machine the Raft log drives. It is total and
+deterministic: it never raises, it reads no clock (timestamps come from the
+batch), and invalid or stale actions are rejected by value, so every replica
+that applies the same log reaches the same state.
+
+Stored messages are never mutated in place: apply replaces them with fresh
+copies, so readers may hold references from a view without copying. Callers
+that want to change an object copy it first (`clone`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
+
+from google.protobuf.message import DecodeError, Message
+
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.api.v1 import store_pb2 as spb
+
+TABLES = ("nodes", "jobs", "tasks")
+_KIND_TABLE = {"node": "nodes", "job": "jobs", "task": "tasks"}
+
+M = TypeVar("M", bound=Message)
+
+
+def clone(msg: M) -> M:
+    out = type(msg)()
+    out.CopyFrom(msg)
+    return out
+
+
+class ChangeKind(Enum):
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ChangeKind
+    table: str
+    obj: Message  # the new object (the last one, for a deletion)
+    old: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    index: int
+    ok: bool
+    # One entry per rejected action: "tasks/abc: version 3 != 4".
+    errors: tuple[str, ...] = ()
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(slots=True)
+class Watch:
+    """Changes applied after the snapshot it came with, delivered to an
+    asyncio queue on the loop that created it."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: asyncio.Queue[tuple[Change, ...]]
+    tables: frozenset[str]
+    store: Store | None = None
+
+    def push(self, changes: tuple[Change, ...]) -> None:
+        wanted = tuple(c for c in changes if c.table in self.tables)
+        if wanted:
+            try:
+                self.loop.call_soon_threadsafe(self.queue.put_nowait, wanted)
+            except RuntimeError:  # the loop is closed: nobody is listening
+                pass
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.unwatch(self)
+            self.store = None
+
+
+@dataclass(slots=True)
+class View:
+    """A consistent read of the tables (references to immutable objects)."""
+
+    index: int
+    nodes: dict[str, pb.Node] = field(default_factory=dict)
+    jobs: dict[str, pb.Job] = field(default_factory=dict)
+    tasks: dict[str, pb.Task] = field(default_factory=dict)
+
+    def table(self, name: str) -> dict[str, Message]:
+        return getattr(self, name)  # type: ignore[no-any-return]
+
+    def job_by_name(self, name: str) -> pb.Job | None:
+        for job in self.jobs.values():
+            if job.spec.name == name:
+                return job
+        return None
+
+    def node_by_ref(self, ref: str) -> pb.Node | None:
+        if ref in self.nodes:
+            return self.nodes[ref]
+        matches = [n for n in self.nodes.values() if n.name == ref or n.meta.id.startswith(ref)]
+        return matches[0] if len(matches) == 1 else None
+
+    def tasks_of_job(self, job_id: str) -> Iterator[pb.Task]:
+        return (t for t in self.tasks.values() if t.job_id == job_id)
+
+
+class Store:
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._tables: dict[str, dict[str, Message]] = {t: {} for t in TABLES}
+        self.index = 0
+        self.max_term = 0
+        self._watches: list[Watch] = []
+        self._applied_hooks: list[Callable[[ApplyResult], None]] = []
+
+    # -- reading ---------------------------------------------------------
+
+    def view(self) -> View:
+        with self._lock:
+            return self._view_locked()
+
+    def _view_locked(self) -> View:
+        return View(
+            index=self.index,
+            nodes=dict(self._tables["nodes"]),  # type: ignore[arg-type]
+            jobs=dict(self._tables["jobs"]),  # type: ignore[arg-type]
+            tasks=dict(self._tables["tasks"]),  # type: ignore[arg-type]
+        )
+
+    def get(self, table: str, obj_id: str) -> Message | None:
+        with self._lock:
+            return self._tables[table].get(obj_id)
+
+    def view_and_watch(self, tables: Iterable[str] = TABLES) -> tuple[View, Watch]:
+        """A snapshot and a watch that starts exactly after it, so a reconcile
+        loop that starts from the view and follows the watch misses nothing."""
+        watch = Watch(asyncio.get_running_loop(), asyncio.Queue(), frozenset(tables), self)
+        with self._lock:
+            self._watches.append(watch)
+            return self._view_locked(), watch
+
+    def unwatch(self, watch: Watch) -> None:
+        with self._lock:
+            if watch in self._watches:
+                self._watches.remove(watch)
+
+    # -- the state machine -----------------------------------------------
+
+    def apply(self, data: bytes) -> ApplyResult:
+        """Apply one Raft entry. Never raises."""
+        batch = spb.StoreBatch()
+        with self._lock:
+            self.index += 1
+            try:
+                batch.ParseFromString(data)
+            except DecodeError:
+                return ApplyResult(self.index, False, ("undecodable entry",))
+            if batch.term:
+                if batch.term < self.max_term:
+                    return ApplyResult(self.index, False, (f"stale term {batch.term} < {self.max_term}",))
+                self.max_term = batch.term
+            staged: dict[tuple[str, str], Message | None] = {}
+            changes: list[Change] = []
+            errors: list[str] = []
+            for action in batch.actions:
+                err = self._stage(action, batch.timestamp, staged, changes)
+                if err:
+                    errors.append(err)
+            if errors and batch.atomic:
+                return ApplyResult(self.index, False, tuple(errors))
+            for (table, obj_id), obj in staged.items():
+                if obj is None:
+                    self._tables[table].pop(obj_id, None)
+                else:
+                    self._tables[table][obj_id] = obj
+            result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
+            if changes:
+                for watch in self._watches:
+                    watch.push(result.changes)
+            for hook in self._applied_hooks:
+                hook(result)
+            return result
+
+    def _stage(
+        self,
+        action: spb.StoreAction,
+        timestamp: float,
+        staged: dict[tuple[str, str], Message | None],
+        changes: list[Change],
+    ) -> str:
+        kind = action.object.WhichOneof("kind")
+        if kind is None:
+            return "action without an object"
+        table = _KIND_TABLE[kind]
+        obj: Message = getattr(action.object, kind)
+        meta: pb.Meta = obj.meta  # type: ignore[attr-defined]
+        obj_id = meta.id
+        if not obj_id:
+            return f"{table}: object without an id"
+        key = (table, obj_id)
+        current = staged[key] if key in staged else self._tables[table].get(obj_id)
+        where = f"{table}/{obj_id}"
+        if action.kind == spb.StoreAction.KIND_CREATE:
+            if current is not None:
+                return f"{where}: already exists"
+            new = clone(obj)
+            new_meta: pb.Meta = new.meta  # type: ignore[attr-defined]
+            new_meta.version = 1
+            new_meta.created_index = new_meta.updated_index = self.index
+            new_meta.created_at = new_meta.updated_at = timestamp
+            staged[key] = new
+            changes.append(Change(ChangeKind.CREATED, table, new))
+            return ""
+        if current is None:
+            return f"{where}: not found"
+        cur_meta: pb.Meta = current.meta  # type: ignore[attr-defined]
+        if meta.version != cur_meta.version:
+            return f"{where}: version {meta.version} != {cur_meta.version}"
+        if action.kind == spb.StoreAction.KIND_UPDATE:
+            new = clone(obj)
+            new_meta = new.meta  # type: ignore[attr-defined]
+            new_meta.version = cur_meta.version + 1
+            new_meta.created_index = cur_meta.created_index
+            new_meta.created_at = cur_meta.created_at
+            new_meta.updated_index = self.index
+            new_meta.updated_at = timestamp
+            staged[key] = new
+            changes.append(Change(ChangeKind.UPDATED, table, new, current))
+            return ""
+        if action.kind == spb.StoreAction.KIND_DELETE:
+            staged[key] = None
+            changes.append(Change(ChangeKind.DELETED, table, current, current))
+            return ""
+        return f"{where}: unknown action kind {action.kind}"
+
+    def on_applied(self, hook: Callable[[ApplyResult], None]) -> None:
+        """Called (on the applying thread, under the store lock) after each entry."""
+        self._applied_hooks.append(hook)
+
+    # -- snapshots (Raft log compaction) ------------------------------------
+
+    def dump(self) -> bytes:
+        with self._lock:
+            snap = spb.StoreSnapshot(index=self.index, max_term=self.max_term)
+            snap.nodes.extend(self._tables["nodes"].values())  # type: ignore[arg-type]
+            snap.jobs.extend(self._tables["jobs"].values())  # type: ignore[arg-type]
+            snap.tasks.extend(self._tables["tasks"].values())  # type: ignore[arg-type]
+            return snap.SerializeToString(deterministic=True)
+
+    def load(self, data: bytes) -> None:
+        snap = spb.StoreSnapshot()
+        snap.ParseFromString(data)
+        with self._lock:
+            self.index = snap.index
+            self.max_term = snap.max_term
+            self._tables = {
+                "nodes": {n.meta.id: n for n in snap.nodes},
+                "jobs": {j.meta.id: j for j in snap.jobs},
+                "tasks": {t.meta.id: t for t in snap.tasks},
+            }
+
+
+# -- building batches ---------------------------------------------------------
+
+
+def _wrap(obj: Message) -> spb.StoreObject:
+    if isinstance(obj, pb.Node):
+        return spb.StoreObject(node=obj)
+    if isinstance(obj, pb.Job):
+        return spb.StoreObject(job=obj)
+    if isinstance(obj, pb.Task):
+        return spb.StoreObject(task=obj)
+    raise TypeError(f"not a stored object: {type(obj).__name__}")
+
+
+def create(obj: Message) -> spb.StoreAction:
+    return spb.StoreAction(kind=spb.StoreAction.KIND_CREATE, object=_wrap(obj))
+
+
+def update(obj: Message) -> spb.StoreAction:
+    """`obj.meta.version` must be the version it was read at."""
+    return spb.StoreAction(kind=spb.StoreAction.KIND_UPDATE, object=_wrap(obj))
+
+
+def delete(obj: Message) -> spb.StoreAction:
+    return spb.StoreAction(kind=spb.StoreAction.KIND_DELETE, object=_wrap(obj))
