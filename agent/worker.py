@@ -21,6 +21,9 @@ log = logging.getLogger("dockyard.worker")
 TS = pb.TaskState
 TERMINAL = {TS.TASK_STATE_COMPLETE, TS.TASK_STATE_SHUTDOWN, TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED, TS.TASK_STATE_ORPHANED}
 
+# Docker's own default between SIGTERM and SIGKILL.
+DEFAULT_STOP_GRACE = 10.0
+
 Report = Callable[[str, pb.TaskStatus], None]
 
 
@@ -166,7 +169,7 @@ class Worker:
 
     async def _stop(self, task: pb.Task) -> None:
         try:
-            await self.runtime.stop(task.meta.id)
+            await self.runtime.stop(task.meta.id, task.spec.stop_grace_period or DEFAULT_STOP_GRACE)
         except RuntimeFailure as e:
             log.warning("event=task_stop_failed task=%s error=%r", task.meta.id, str(e))
         c = await self.runtime.inspect(task.meta.id)

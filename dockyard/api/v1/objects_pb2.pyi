@@ -121,7 +121,7 @@ class RestartPolicy(_message.Message):
     def __init__(self, condition: _Optional[str] = ..., delay: _Optional[float] = ..., max_attempts: _Optional[int] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
-    __slots__ = ("image", "command", "env", "resources", "ports", "health", "restart")
+    __slots__ = ("image", "command", "env", "resources", "ports", "health", "restart", "stop_grace_period")
     class EnvEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -136,6 +136,7 @@ class TaskSpec(_message.Message):
     PORTS_FIELD_NUMBER: _ClassVar[int]
     HEALTH_FIELD_NUMBER: _ClassVar[int]
     RESTART_FIELD_NUMBER: _ClassVar[int]
+    STOP_GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
     image: str
     command: _containers.RepeatedScalarFieldContainer[str]
     env: _containers.ScalarMap[str, str]
@@ -143,7 +144,8 @@ class TaskSpec(_message.Message):
     ports: _containers.RepeatedCompositeFieldContainer[PortSpec]
     health: HealthCheck
     restart: RestartPolicy
-    def __init__(self, image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., ports: _Optional[_Iterable[_Union[PortSpec, _Mapping]]] = ..., health: _Optional[_Union[HealthCheck, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ...) -> None: ...
+    stop_grace_period: float
+    def __init__(self, image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., env: _Optional[_Mapping[str, str]] = ..., resources: _Optional[_Union[Resources, _Mapping]] = ..., ports: _Optional[_Iterable[_Union[PortSpec, _Mapping]]] = ..., health: _Optional[_Union[HealthCheck, _Mapping]] = ..., restart: _Optional[_Union[RestartPolicy, _Mapping]] = ..., stop_grace_period: _Optional[float] = ...) -> None: ...
 
 class PlacementSpec(_message.Message):
     __slots__ = ("constraints", "spread", "max_per_node", "policy")

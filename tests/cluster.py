@@ -1,0 +1,206 @@
+"""Starting Dockyard clusters for tests: the one place that does it.
+
+Every process is started by pid and stopped by that pid; every container a
+test cluster creates carries the label `dockyard.test-run=<RUN_ID>` so the
+suite removes exactly what it made and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dockyard.client import Client
+
+RUN_ID = os.environ.get("DOCKYARD_TEST_RUN") or uuid.uuid4().hex[:12]
+RUN_LABEL = f"dockyard.test-run={RUN_ID}"
+TEST_IMAGE = "dockyard-test/busybox:1"
+REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll until `check` returns something truthy; its last exception (or
+    value) is in the failure message."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+            if value:
+                return value
+            last = value
+        except Exception as e:  # noqa: BLE001 - polled conditions may fail while converging
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def dockyard_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "dockyard.cli", *args]
+
+
+def run_cli(*args: str, address: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        dockyard_cmd("--manager", address, *args), capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dockyard {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+    return proc
+
+
+@dataclass
+class Daemon:
+    name: str
+    argv: list[str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True)
+        log.close()
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+                self.proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Cluster:
+    """A manager and agents as separate processes on loopback."""
+
+    root: Path
+    runtime: str = "docker"
+    heartbeat_period: float = 5.0
+    address: str = ""
+    manager: Daemon | None = None
+    agents: list[Daemon] = field(default_factory=list)
+    _client: Client | None = None
+
+    def start_manager(self, init: bool = True) -> None:
+        mdir = self.root / "manager"
+        if init:
+            port, raft = free_port(), free_port()
+            self.address = f"127.0.0.1:{port}"
+            argv = dockyard_cmd("manager", "init", "--data-dir", str(mdir), "--listen", self.address, "--raft-addr", f"127.0.0.1:{raft}")
+        else:
+            argv = dockyard_cmd("manager", "start", "--data-dir", str(mdir))
+        argv += ["--heartbeat-period", str(self.heartbeat_period)]
+        self.manager = Daemon("manager", argv, self.root / "manager.log")
+        self.manager.start()
+        wait_for(lambda: self.client.cluster_info().leader, timeout=30, what="the manager to lead")
+
+    def add_agent(self, name: str, labels: dict[str, str] | None = None, extra: list[str] | None = None) -> Daemon:
+        argv = dockyard_cmd(
+            "agent", "--data-dir", str(self.root / f"agent-{name}"), "--join", self.address, "--name", name,
+            "--runtime", self.runtime, "--container-label", RUN_LABEL,
+        )
+        for k, v in (labels or {}).items():
+            argv += ["--label", f"{k}={v}"]
+        argv += extra or []
+        agent = Daemon(f"agent-{name}", argv, self.root / f"agent-{name}.log")
+        agent.start()
+        self.agents.append(agent)
+        self.wait_node_ready(name)
+        return agent
+
+    def wait_node_ready(self, name: str, timeout: float = 30) -> None:
+        def ready() -> bool:
+            return any(n.node.name == name and n.node.state == 20 for n in self.client.list_nodes())
+
+        wait_for(ready, timeout=timeout, what=f"node {name} to be ready")
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.address, timeout=10)
+        return self._client
+
+    def reset_client(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self._client = None
+
+    def cli(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, address=self.address, check=check, timeout=timeout)
+
+    def stop(self) -> None:
+        for agent in self.agents:
+            agent.stop()
+        if self.manager is not None:
+            self.manager.stop()
+        self.reset_client()
+
+    def logs(self) -> str:
+        parts = [d.log_text()[-4000:] for d in ([self.manager] if self.manager else []) + self.agents]
+        return "\n----\n".join(parts)
+
+
+@contextlib.contextmanager
+def cluster(root: Path, agents: int = 1, runtime: str = "docker", heartbeat_period: float = 5.0) -> Iterator[Cluster]:
+    c = Cluster(root, runtime=runtime, heartbeat_period=heartbeat_period)
+    try:
+        c.start_manager()
+        for i in range(agents):
+            c.add_agent(f"node{i + 1}")
+        yield c
+    except BaseException:
+        sys.stderr.write("\n=== cluster logs ===\n" + c.logs() + "\n")
+        raise
+    finally:
+        c.stop()
+
+
+# -- Docker helpers -------------------------------------------------------------
+
+
+def docker_client() -> Any:
+    import docker
+
+    return docker.from_env()
+
+
+def run_containers(all: bool = False, **labels: str) -> list[Any]:
+    filters = [RUN_LABEL] + [f"{k}={v}" for k, v in labels.items()]
+    return docker_client().containers.list(all=all, filters={"label": filters})
+
+
+def remove_run_containers() -> None:
+    for c in docker_client().containers.list(all=True, filters={"label": RUN_LABEL}):
+        with contextlib.suppress(Exception):
+            c.remove(force=True)
+
+
+def ensure_test_image() -> None:
+    subprocess.run(["bash", str(REPO / "scripts" / "build-test-image.sh")], check=True, capture_output=True)
