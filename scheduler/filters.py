@@ -23,7 +23,7 @@ from scheduler.nodeset import BoolArray, IntArray, NodeSet
 from scheduler.resources import DIMENSIONS, MILLI
 from scheduler.taskgroup import TaskGroup
 
-Index = slice | IntArray
+Index = int | slice | IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +156,7 @@ class GroupFilter:
     def __init__(self, nodes: NodeSet, requirements: Requirements) -> None:
         self.nodes = nodes
         self.req = requirements
+        self.demand_list: list[int] = requirements.demand.tolist()
         group = requirements.group
         # Static filters cannot change during a plan: evaluate them once.
         self.static_steps: list[tuple[str, BoolArray]] = [
@@ -202,9 +203,29 @@ class GroupFilter:
             mask &= step(idx)
         return mask
 
+    def feasible_one(self, i: int) -> bool:
+        """``feasible`` for one node, in scalar code: this runs after every
+        placement, where a dozen numpy calls on one row would dominate."""
+        if not self.static[i]:
+            return False
+        for _, step in self.dynamic_steps:
+            if not step(i):
+                return False
+        capacity = self.nodes.capacity_of(i)
+        allocated = self.nodes.allocated_of(i)
+        for c, a, d in zip(capacity, allocated, self.demand_list):
+            if a + d > c:
+                return False
+        if self.req.devices:
+            return bool(self.feasible(slice(i, i + 1))[0])
+        return True
+
     def fits(self, idx: Index) -> BoolArray:
         nodes = self.nodes
-        mask: BoolArray = np.all(nodes.allocated[idx] + self.req.demand <= nodes.capacity[idx], axis=1)
+        demand = self.demand_list
+        mask: BoolArray = nodes.allocated[0, idx] + demand[0] <= nodes.capacity[0, idx]
+        for d in range(1, len(demand)):
+            mask &= nodes.allocated[d, idx] + demand[d] <= nodes.capacity[d, idx]
         for need in self.req.devices:
             mask &= self.devices_fit(need, idx)
         return mask
@@ -221,7 +242,7 @@ class GroupFilter:
     def devices_fit(self, need: DeviceNeed, idx: Index) -> BoolArray:
         column = self.nodes.devices.get(need.kind)
         if column is None or column.shares.shape[1] == 0:
-            return np.zeros(len(self.nodes.allocated[idx]), dtype=np.bool_)
+            return np.zeros(np.arange(self.nodes.size)[idx].size, dtype=np.bool_)
         shares = column.shares[idx]
         mask: BoolArray = np.count_nonzero(shares == MILLI, axis=1) >= need.whole
         for share in need.shares:
@@ -242,12 +263,13 @@ class GroupFilter:
                 filtered[name] = filtered.get(name, 0) + removed
             remaining &= mask
         exhausted: dict[str, int] = {}
-        lacking = self.nodes.allocated + self.req.demand > self.nodes.capacity
+        short = np.zeros(self.nodes.size, dtype=np.bool_)
         for d, dimension in enumerate(DIMENSIONS):
-            count = int(np.count_nonzero(remaining & lacking[:, d]))
+            lacking = self.nodes.allocated[d] + self.demand_list[d] > self.nodes.capacity[d]
+            count = int(np.count_nonzero(remaining & lacking))
             if count:
                 exhausted[dimension] = count
-        short = np.any(lacking, axis=1)
+            short |= lacking
         for need in self.req.devices:
             missing = ~self.devices_fit(need, everything)
             count = int(np.count_nonzero(remaining & missing))

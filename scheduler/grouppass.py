@@ -14,7 +14,7 @@ from scheduler.config import Policy
 from scheduler.explain import CandidateScore, Explanation
 from scheduler.filters import GroupFilter, Requirements
 from scheduler.nodeset import FloatArray, IntArray, NodeSet
-from scheduler.scoring import policy_scores
+from scheduler.scoring import policy_score_one, policy_scores
 
 # Policy scores lie in [0, 1]; weighing each task already in a node's spread
 # bucket by 2 makes balance over the label values decide before the policy
@@ -64,7 +64,7 @@ class GroupPass:
         totals = self.totals()
         if len(totals) == 0:
             return None
-        i = int(np.argmax(totals))
+        i = int(totals.argmax())
         if totals[i] == -np.inf:
             return None
         return i
@@ -78,12 +78,11 @@ class GroupPass:
         """Node ``i`` changed (a placement or eviction by any pass): re-evaluate it."""
         if self._last is not None and self._last != i:
             self._last = None  # another node changed: the shortcut no longer holds
-        one = slice(i, i + 1)
         nodes = self.nodes
-        if self.filter.feasible(one)[0]:
-            self.scores[i] = policy_scores(
-                self.policy, nodes.capacity[one], nodes.allocated[one], self.req.demand
-            )[0]
+        if self.filter.feasible_one(i):
+            self.scores[i] = policy_score_one(
+                self.policy, nodes.capacity_of(i), nodes.allocated_of(i), self.filter.demand_list
+            )
         else:
             self.scores[i] = -np.inf
 

@@ -59,26 +59,35 @@ class NodeSet:
         self.index: dict[str, int] = {node_id: i for i, node_id in enumerate(self.ids)}
         if len(self.index) != self.size:
             raise ValueError("node ids in the snapshot must be unique")
+        # Shape (dimension, node): each dimension is one contiguous row, so
+        # the filters and scores run 1-D operations over all nodes. With
+        # (node, dimension) every "all dimensions fit" is a reduction along
+        # a 3-long axis, which numpy does ~10x slower.
         self.capacity: IntArray = np.array(
             [n.capacity.milli_vector() for n in ordered], dtype=np.int64
-        ).reshape(self.size, len(DIMENSIONS))
+        ).reshape(self.size, len(DIMENSIONS)).T.copy()
         self.allocated: IntArray = np.array(
             [n.allocated.milli_vector() for n in ordered], dtype=np.int64
-        ).reshape(self.size, len(DIMENSIONS))
+        ).reshape(self.size, len(DIMENSIONS)).T.copy()
+        # Per-node Python copies for the scalar code that re-checks one node
+        # after each placement (reading a numpy column costs more than the
+        # check itself). reserve() and evict() keep them equal to the arrays.
+        self._capacity_rows: list[list[int]] = self.capacity.T.tolist()
+        self._allocated_rows: list[list[int]] = self.allocated.T.tolist()
         self.ready: BoolArray = np.array([n.ready for n in ordered], dtype=np.bool_)
         self.undrained: BoolArray = np.array([not n.drained for n in ordered], dtype=np.bool_)
-        self.total_capacity: IntArray = self.capacity.sum(axis=0)
+        self.total_capacity: list[int] = self.capacity.sum(axis=1).tolist()
 
         self.running: list[list[RunningTask]] = [list(n.tasks) for n in ordered]
         self.used_ports: list[set[int]] = [set(n.used_ports) for n in ordered]
-        self.namespace_usage: dict[str, IntArray] = {}
+        self.namespace_usage: dict[str, list[int]] = {}
         self._job_nodes: dict[str, dict[int, int]] = {}
         for i, node in enumerate(ordered):
             for task in node.tasks:
                 self.used_ports[i].update(task.host_ports)
                 per_node = self._job_nodes.setdefault(task.job_id, {})
                 per_node[i] = per_node.get(i, 0) + 1
-                self._charge(task.namespace, np.array(task.demand.milli_vector(), dtype=np.int64))
+                self._charge(task.namespace, task.demand.milli_vector(), +1)
 
         kinds = sorted({d.kind for n in ordered for d in n.devices})
         self.devices: dict[str, DeviceColumn] = {k: DeviceColumn(k, ordered) for k in kinds}
@@ -91,6 +100,12 @@ class NodeSet:
         self._job_counts: dict[str, IntArray] = {}
 
     # -- read side ---------------------------------------------------------
+
+    def capacity_of(self, i: int) -> list[int]:
+        return self._capacity_rows[i]
+
+    def allocated_of(self, i: int) -> list[int]:
+        return self._allocated_rows[i]
 
     def attribute_codes(self, attribute: str) -> tuple[npt.NDArray[np.int32], dict[str, int]]:
         """Each node's value of ``attribute`` as an integer code (-1 = absent)."""
@@ -152,7 +167,7 @@ class NodeSet:
         usage = self.namespace_usage.get(namespace)
         if usage is None:
             return 0.0
-        shares = [u / t for u, t in zip(usage.tolist(), self.total_capacity.tolist()) if t > 0]
+        shares = [u / t for u, t in zip(usage, self.total_capacity) if t > 0]
         return max(shares, default=0.0)
 
     # -- write side --------------------------------------------------------
@@ -167,8 +182,12 @@ class NodeSet:
         device_takes: Sequence[tuple[str, int, int]] = (),
     ) -> None:
         """Account one task placed on node ``i`` so later choices see it."""
-        self.allocated[i] += demand
-        self._charge(namespace, demand)
+        amounts: list[int] = demand.tolist()
+        self.allocated[:, i] += demand
+        row = self._allocated_rows[i]
+        for d, amount in enumerate(amounts):
+            row[d] += amount
+        self._charge(namespace, amounts, +1)
         for port in ports:
             self.used_ports[i].add(port)
             mask = self._port_masks.get(port)
@@ -181,9 +200,12 @@ class NodeSet:
     def evict(self, i: int, task: RunningTask) -> None:
         """Release a running task of node ``i`` (preemption)."""
         self.running[i].remove(task)
-        demand = np.array(task.demand.milli_vector(), dtype=np.int64)
-        self.allocated[i] -= demand
-        self._charge(task.namespace, -demand)
+        demand = task.demand.milli_vector()
+        self.allocated[:, i] -= demand
+        row = self._allocated_rows[i]
+        for d, amount in enumerate(demand):
+            row[d] -= amount
+        self._charge(task.namespace, demand, -1)
         still_used = {p for t in self.running[i] for p in t.host_ports}
         for port in task.host_ports:
             if port not in still_used:
@@ -200,9 +222,7 @@ class NodeSet:
         if counts is not None:
             counts[i] += delta
 
-    def _charge(self, namespace: str, demand: IntArray) -> None:
-        usage = self.namespace_usage.get(namespace)
-        if usage is None:
-            self.namespace_usage[namespace] = demand.copy()
-        else:
-            usage += demand
+    def _charge(self, namespace: str, demand: Sequence[int], sign: int) -> None:
+        usage = self.namespace_usage.setdefault(namespace, [0] * len(DIMENSIONS))
+        for d, amount in enumerate(demand):
+            usage[d] += sign * amount

@@ -74,14 +74,14 @@ def find_preemption(group_filter: GroupFilter, priority: int) -> PreemptionChoic
     for need in group_filter.req.devices:
         eligible &= group_filter.devices_fit(need, slice(None))
     # Nodes that could hold the task at all once emptied.
-    eligible &= np.all(demand <= nodes.capacity, axis=1)
+    eligible &= np.all(demand[:, None] <= nodes.capacity, axis=0)
     best: PreemptionChoice | None = None
     best_key: tuple[int, int, int] | None = None
     for i in np.flatnonzero(eligible).tolist():
         victims = [t for t in nodes.running[i] if t.priority < priority]
         if not victims:
             continue
-        need = np.maximum(nodes.allocated[i] + demand - nodes.capacity[i], 0)
+        need = np.maximum(nodes.allocated[:, i] + demand - nodes.capacity[:, i], 0)
         if not need.any():
             continue  # fits already; only an exact device conflict kept it out
         chosen = _smallest_set(victims, need)
