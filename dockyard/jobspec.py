@@ -17,7 +17,7 @@ Protobuf has no "unset" for scalars, so on the wire:
   update) means "all defaults" (absent health means "no health check");
 * an empty string means the default (namespace, type, protocol, condition...);
 * a zero means the default only where zero is not a legal value (required
-  ports, health interval/timeout/retries). Where zero is legal it is taken
+  ports, health interval/timeout/retries, task.stop_grace_period). Where zero is legal it is taken
   literally: replicas 0 (scaled to zero), priority 0, cpu/memory/disk 0 (no
   limit), published 0 (Docker picks), max_attempts 0 (unlimited), delays 0.
   `parse_job` always fills every default in, so specs built from files never
@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,10 +43,9 @@ from dockyard.errors import FieldError, InvalidArgument
 from dockyard.units import format_duration, format_memory, parse_duration, parse_memory
 
 __all__ = [
-    "Constraint",
+    "check_constraint",
     "job_spec_to_dict",
     "load_job_file",
-    "parse_constraint",
     "parse_job",
     "validate_job_spec",
 ]
@@ -77,6 +74,8 @@ DEFAULT_RESTART_DELAY = 5.0
 DEFAULT_HEALTH_INTERVAL = 10.0
 DEFAULT_HEALTH_TIMEOUT = 5.0
 DEFAULT_HEALTH_RETRIES = 3
+# Docker's own default time between SIGTERM and SIGKILL.
+DEFAULT_STOP_GRACE_PERIOD = 10.0
 DEFAULT_UPDATE_PARALLELISM = 1
 DEFAULT_UPDATE_DELAY = 0.0
 # Watch a new task this long before counting it as a success (as in the
@@ -187,7 +186,7 @@ def _env_value(value: object) -> object:
     # Booleans and floats are not: YAML turns `yes`/`on` into true and `1.10`
     # into 1.1, so the container would not see what the file says.
     if isinstance(value, bool):
-        raise _rule(f"must be a string; quote it so the text is kept exactly: \"{_show(value)}\"")
+        raise _rule(f'must be a string; quote it so the text is kept exactly: "{_show(value)}"')
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -211,7 +210,7 @@ def _check_spread(value: str) -> str:
 
 def _check_constraint(value: str) -> str:
     try:
-        parse_constraint(value)
+        check_constraint(value)
     except ValueError as exc:
         raise _rule(str(exc)) from None
     return value
@@ -274,11 +273,11 @@ def _port_conflicts(raw_ports: object) -> list[FieldError]:
         if not isinstance(port, Mapping):
             continue
         protocol = port.get("protocol") or "tcp"
-        if protocol not in PROTOCOLS:
+        if not isinstance(protocol, str) or protocol not in PROTOCOLS:
             continue
         shown = "" if protocol == "tcp" else f"/{protocol}"
         host = port.get("published")
-        if _is_int(host) and host:
+        if isinstance(host, int) and not isinstance(host, bool) and host:
             if (host, protocol) in published:
                 problems.append(
                     FieldError(
@@ -289,7 +288,7 @@ def _port_conflicts(raw_ports: object) -> list[FieldError]:
             else:
                 published[host, protocol] = i
         inside = port.get("container")
-        if _is_int(inside):
+        if isinstance(inside, int) and not isinstance(inside, bool):
             if (inside, protocol) in container:
                 problems.append(
                     FieldError(
@@ -300,10 +299,6 @@ def _port_conflicts(raw_ports: object) -> list[FieldError]:
             else:
                 container[inside, protocol] = i
     return problems
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _absolute_path(value: str) -> str:
@@ -346,6 +341,7 @@ class TaskModel(_Section):
     ports: list[PortModel] = []
     health: HealthModel | None = None
     restart: RestartModel = RestartModel()
+    stop_grace_period: PositiveDuration = DEFAULT_STOP_GRACE_PERIOD
 
 
 class PlacementModel(_Section):
@@ -384,37 +380,24 @@ _CHILDREN: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
 
 
 # --- placement constraints ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Constraint:
-    """A parsed placement constraint.
-
-    `attribute` is "node.id", "node.name" or "node.labels.<key>"; `op` is one
-    of "==", "!=", "in", "not in", "exists"; `values` holds one value for
-    ==/!=, the listed values for in/not in and nothing for exists.
-    """
-
-    attribute: str
-    op: str
-    values: tuple[str, ...]
-
-    @property
-    def label(self) -> str | None:
-        """The label key for node.labels.<key>, else None."""
-        prefix = "node.labels."
-        return self.attribute[len(prefix) :] if self.attribute.startswith(prefix) else None
-
+#
+# The grammar is the scheduler's (scheduler/constraints.py, which this package
+# may not import); a test checks that both accept and reject the same strings.
+# This copy exists to say precisely which part of a rejected constraint is wrong.
 
 _CONSTRAINT_HINT = "expected '<attribute> <op> <value>', e.g. 'node.labels.zone == east'"
-_ATTRIBUTE = re.compile(r"node\.id|node\.name|node\.labels\." + _LABEL_KEY)
+_ATTRIBUTE = re.compile(r"node\.(?:id|name|hostname|labels\.[A-Za-z0-9_][A-Za-z0-9_.\-/]*)")
+_VALUE = re.compile(r"""\s*("[^"]*"|'[^']*'|[^\s,()"']+)\s*""")
+_OPERATOR = re.compile(r"==|!=|not\s+in(?![\w.-])|in(?![\w.-])|not\s+exists(?![\w.-])|exists(?![\w.-])")
 
 
-def parse_constraint(text: str) -> Constraint:
-    """Parse `<attr> <op> <value>`; raise ValueError saying which part is wrong.
+def check_constraint(text: str) -> None:
+    """Raise ValueError saying what is wrong with a placement constraint.
 
-    attr: node.id | node.name | node.labels.<key>
-    op:   == | != (one value) | in | not in (a parenthesised comma list) | exists (no value)
+    Grammar: `<attr> <op> [<value>]` where attr is node.id | node.name |
+    node.hostname (= node.name) | node.labels.<key>; op is == or != (one value),
+    in or not in (a parenthesised comma list), exists or not exists (no value).
+    Values may be quoted with ' or " to hold spaces.
     """
     rest = text.strip()
     if not rest:
@@ -426,27 +409,28 @@ def parse_constraint(text: str) -> Constraint:
             f"unknown attribute {attribute or rest!r} in {text!r}: use node.id, node.name or node.labels.<key>"
         )
     rest = rest[len(attribute) :].strip()
-    op_match = re.match(r"==|!=|not\s+in(?![\w.-])|in(?![\w.-])|exists(?![\w.-])", rest)
+    op_match = _OPERATOR.match(rest)
     if op_match is None:
-        raise ValueError(f"unknown operator in {text!r}: use ==, !=, in, not in or exists")
+        raise ValueError(f"unknown operator in {text!r}: use ==, !=, in, not in, exists or not exists")
     op = " ".join(op_match.group(0).split())
     rest = rest[op_match.end() :].strip()
-    if op == "exists":
+    if op.endswith("exists"):
         if rest:
-            raise ValueError(f"'exists' takes no value in {text!r}: write '{attribute} exists'")
-        return Constraint(attribute, op, ())
-    if op in ("in", "not in"):
+            raise ValueError(f"'{op}' takes no value in {text!r}: write '{attribute} {op}'")
+        return
+    if op.endswith("in"):
         if not (rest.startswith("(") and rest.endswith(")")):
             raise ValueError(f"'{op}' needs a parenthesised list in {text!r}, e.g. '{attribute} {op} (a, b)'")
-        items = [item.strip() for item in rest[1:-1].split(",")]
-        if not all(items) or any(re.search(r"[\s()]", item) for item in items):
-            raise ValueError(f"'{op}' needs a list of non-empty values separated by commas in {text!r}")
-        return Constraint(attribute, op, tuple(items))
+        if not all(_VALUE.fullmatch(item) for item in rest[1:-1].split(",")):
+            raise ValueError(f"'{op}' needs non-empty values separated by commas in {text!r}, e.g. (east, west)")
+        return
     if not rest:
         raise ValueError(f"'{op}' needs a value in {text!r}, e.g. '{attribute} {op} east'")
-    if re.search(r"[\s()]", rest):
-        raise ValueError(f"the value after '{op}' must be one word in {text!r} (for several values use 'in (a, b)')")
-    return Constraint(attribute, op, (rest,))
+    if not _VALUE.fullmatch(rest):
+        raise ValueError(
+            f"the value after '{op}' must be one word or a quoted string in {text!r} "
+            "(for several values use 'in (a, b)')"
+        )
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -461,7 +445,7 @@ def load_job_file(path: str | Path) -> pb.JobSpec:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise InvalidArgument([FieldError("<file>", f"cannot read {path}: {reason}")]) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         raise InvalidArgument([FieldError("<file>", f"invalid YAML in {path}{_where(exc)}: {_problem(exc)}")]) from None
     except yaml.YAMLError as exc:
@@ -530,6 +514,7 @@ def job_spec_to_dict(spec: pb.JobSpec) -> dict[str, Any]:
         "delay": format_duration(task.restart.delay),
         "max_attempts": task.restart.max_attempts,
     }
+    out_task["stop_grace_period"] = format_duration(task.stop_grace_period)
     placement = spec.placement
     update = spec.update
     return {
@@ -582,6 +567,7 @@ def _to_proto(job: JobModel) -> pb.JobSpec:
                 delay=task.restart.delay,
                 max_attempts=task.restart.max_attempts,
             ),
+            stop_grace_period=task.stop_grace_period,
         ),
         placement=pb.PlacementSpec(
             constraints=job.placement.constraints,
@@ -656,6 +642,7 @@ def _from_proto(spec: pb.JobSpec) -> dict[str, Any]:
             restart: dict[str, Any] = {"delay": t.restart.delay, "max_attempts": t.restart.max_attempts}
             put(restart, "condition", t.restart.condition)
             task["restart"] = restart
+        put(task, "stop_grace_period", t.stop_grace_period)
         data["task"] = task
     if spec.HasField("placement"):
         pl = spec.placement

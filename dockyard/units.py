@@ -5,6 +5,8 @@ was wrong and what to write instead. They accept a leading '-' so that range
 rules ("must be >= 0") are checked, and reported, by the caller.
 """
 
+# ruff: noqa: TRY004 - every bad input, a wrong type included, is a ValueError: callers
+# (job-file validation, CLI flags) catch exactly that and show its message.
 from __future__ import annotations
 
 import math
@@ -26,7 +28,7 @@ _DURATION_HINT = "use a number of seconds or a duration like 100ms, 5s, 2m, 1h, 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(?:\.\d+)?|\.\d+)$")
 
 
-def parse_memory(value: str | int | float) -> int:
+def parse_memory(value: str | float) -> int:
     """A size in bytes from "64Mi", "1Gi" (binary), "512M", "1G", "100k" (decimal),
     "1024" or an int (bytes). Fractions are allowed if they come to whole bytes."""
     if isinstance(value, bool):
@@ -69,7 +71,7 @@ def format_memory(size: int) -> str:
     return sign + min(candidates, key=len)
 
 
-def parse_duration(value: str | int | float) -> float:
+def parse_duration(value: str | float) -> float:
     """Seconds from "100ms", "5s", "2m", "1h", "1m30s" or a number of seconds.
 
     Units in a compound duration go from the largest to the smallest, each at
