@@ -4,6 +4,7 @@ apply to specs that arrive over gRPC; errors survive the trip through gRPC."""
 from __future__ import annotations
 
 import copy
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -206,6 +207,16 @@ def test_null_means_not_written() -> None:
     # `env:` with every entry commented out is null in YAML.
     spec = parse_job(minimal(task={"image": "x", "env": None, "ports": None}, placement=None))
     assert dict(spec.task.env) == {} and spec.placement == pb.PlacementSpec()
+
+
+def test_examples_in_the_reference_are_valid() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "jobfile.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), flags=re.DOTALL)
+    assert len(blocks) >= 2
+    for block in blocks:
+        spec = parse_job(yaml.safe_load(block))
+        assert spec.task.image == "dockyard-test/busybox:1"
+        assert list(spec.task.command) == ["httpd", "-f", "-p", "8080"]
 
 
 # --- the rules the issue names ------------------------------------------------------------------
