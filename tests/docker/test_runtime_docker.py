@@ -108,7 +108,7 @@ def free_port() -> int:
 
 
 def containers_of_task(c: docker.DockerClient, task_id: str) -> list[Any]:
-    return c.containers.list(all=True, filters={"label": [RUN_LABEL, f"dockyard.task={task_id}"]})
+    return list(c.containers.list(all=True, filters={"label": [RUN_LABEL, f"dockyard.task={task_id}"]}))
 
 
 def http_get(port: int) -> bytes:
@@ -522,7 +522,7 @@ def test_close_ends_event_streams_and_their_threads(client: docker.DockerClient)
     async def body() -> None:
         rt = DockerRuntime(node_labels())
         events = rt.events()
-        reader = asyncio.ensure_future(anext(events))  # type: ignore[arg-type]
+        reader = asyncio.ensure_future(anext(events))
         while not stream_threads():
             await asyncio.sleep(0.01)
         await rt.close()
