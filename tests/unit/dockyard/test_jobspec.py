@@ -740,7 +740,7 @@ _jobs = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(_jobs)
 def test_generated_jobs_round_trip(data: dict[str, Any]) -> None:
     original = copy.deepcopy(data)
@@ -780,7 +780,7 @@ _constraint_parts = st.sampled_from(
 )
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)  # the first example imports the scheduler
 @given(st.lists(_constraint_parts, max_size=7).map("".join))
 def test_constraint_check_agrees_with_the_scheduler(text: str) -> None:
     from scheduler.constraints import parse_constraint
