@@ -310,9 +310,12 @@ class DockerRuntime:
             yield LogRecord(task_id, stream_name, line, ts_ns / 1e9)
         if not follow:
             return
-        # Then each stream followed from where its backlog ended; the engine's
-        # `since` is inclusive (and a float loses nanoseconds), so lines already
-        # yielded are skipped by their exact timestamp.
+        # Then each stream followed from where its backlog ended. Lines are
+        # yielded as they arrive, so within a stream they are in order, while
+        # an stdout and an stderr line written microseconds apart may come in
+        # either order. The engine's `since` is inclusive (and a float loses
+        # nanoseconds), so lines already yielded are skipped by their exact
+        # timestamp.
         last_ns = {"stdout": max((e[0] for e in out), default=None), "stderr": max((e[0] for e in err), default=None)}
         queue: asyncio.Queue[tuple[int, str, str] | _Failed | None] = asyncio.Queue(_STREAM_BUFFER)
         followers = [
