@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 
-from scheduler.filters import GroupFilter
+from scheduler.filters import GroupFilter, assign_devices
 from scheduler.nodeset import IntArray
 from scheduler.resources import DIMENSIONS
 from scheduler.snapshot import RunningTask
@@ -77,7 +77,10 @@ def find_preemption(group_filter: GroupFilter, priority: int) -> PreemptionChoic
     eligible &= np.all(demand[:, None] <= nodes.capacity, axis=0)
     best: PreemptionChoice | None = None
     best_key: tuple[int, int, int] | None = None
+    exact_devices = group_filter.req.needs_exact_device_check
     for i in np.flatnonzero(eligible).tolist():
+        if exact_devices and assign_devices(nodes, i, group_filter.req.devices) is None:
+            continue
         victims = [t for t in nodes.running[i] if t.priority < priority]
         if not victims:
             continue

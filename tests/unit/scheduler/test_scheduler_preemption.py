@@ -75,3 +75,16 @@ def test_a_task_bigger_than_any_node_preempts_nothing() -> None:
     nodes = [node("a", cpu=2, memory=0, tasks=[running("low", "x", 1, 2, 0)])]
     plan = Scheduler().plan(nodes, [group("j", cpu=3, memory=0, priority=99)])
     assert plan.preemptions == ()
+
+
+def test_does_not_evict_for_a_node_whose_devices_cannot_fit_the_task() -> None:
+    # Found by the property test: one GPU cannot hold one whole GPU plus a
+    # quarter of another, so evicting the memory hog would not help.
+    from scheduler import Device, DeviceRequest, Resources
+
+    hog = running("hog", "x", 0, 0, 1 * GiB)
+    nodes = [node("a", cpu=1, memory=1 * GiB, tasks=[hog], devices=[Device("g0", "gpu")])]
+    demand = Resources(0, 1 * GiB, 0, (DeviceRequest("gpu", count=1), DeviceRequest("gpu", share=0.25)))
+    plan = Scheduler().plan(nodes, [group("j", demand=demand, priority=90)])
+    assert plan.preemptions == () and plan.placements == ()
+    assert plan.unplaced[0].explanation.exhausted == {"memory": 1}
