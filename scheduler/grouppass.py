@@ -74,10 +74,11 @@ class GroupPass:
         if self._sticky:
             self._last = i
 
-    def refresh(self, i: int) -> None:
-        """Node ``i`` changed (a placement or eviction by any pass): re-evaluate it."""
-        if self._last is not None and self._last != i:
-            self._last = None  # another node changed: the shortcut no longer holds
+    def refresh(self, i: int, grew: bool = True) -> None:
+        """Node ``i`` changed: re-evaluate it. ``grew`` is False after an
+        eviction, which lowers the node's binpack score."""
+        if self._last is not None and (self._last != i or not grew):
+            self._last = None  # the sticky shortcut no longer holds
         nodes = self.nodes
         if self.filter.feasible_one(i):
             self.scores[i] = policy_score_one(

@@ -148,7 +148,7 @@ class _PlanRun:
                 )
             )
         for live in self.live:
-            live.refresh(i)
+            live.refresh(i, grew=False)
         return i
 
     def _give_up(self, group_pass: GroupPass, task_ids: Sequence[str]) -> None:

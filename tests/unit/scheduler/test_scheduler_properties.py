@@ -239,3 +239,18 @@ def test_device_and_constraint_checks_can_fail() -> None:
     constrained = TaskGroup("j1", "j1", ("u0",), Resources(), constraints=("node.labels.zone == a",))
     with pytest.raises(AssertionError):
         check_plan([node], [constrained], Plan((Placement("u0", "id-0", "j1"),), (), ()))
+
+
+@settings(max_examples=150, deadline=None)
+@given(nodes=snapshot_nodes(), groups=task_groups(), config=configs)
+def test_binpack_shortcut_changes_nothing(nodes: list[NodeInfo], groups: list[TaskGroup], config: SchedulerConfig) -> None:
+    # GroupPass skips the argmax while binpack's last node still fits; the
+    # plan must equal the one made with a full search for every task.
+    from unittest.mock import patch
+
+    from scheduler.grouppass import GroupPass
+
+    with_shortcut = Scheduler(config).plan(nodes, groups)
+    with patch.object(GroupPass, "placed", lambda self, i: None):
+        without = Scheduler(config).plan(nodes, groups)
+    assert with_shortcut == without
