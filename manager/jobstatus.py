@@ -16,8 +16,11 @@ def summarize(job: pb.Job, tasks: Iterable[pb.Task]) -> cpb.JobSummary:
     tasks = list(tasks)
     s = cpb.JobSummary(job=job, desired=0 if job.stopped else job.spec.replicas)
     latest: dict[int, pb.Task] = {}
+    last_ended: dict[int, pb.Task] = {}
     for t in sorted(tasks, key=lambda t: (t.slot, t.attempt, t.meta.created_index)):
         latest[t.slot] = t
+        if is_terminal(t):
+            last_ended[t.slot] = t
     current = [t for t in latest.values() if t.slot <= s.desired]
     reasons: dict[str, int] = defaultdict(int)
     for t in current:
@@ -62,7 +65,16 @@ def summarize(job: pb.Job, tasks: Iterable[pb.Task]) -> cpb.JobSummary:
     if reasons:
         reason, n = max(reasons.items(), key=lambda kv: kv[1])
         s.message += f"; {n} pending: {reason}"
-    failing = [t for t in current if t.status.state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED) and t.status.error]
+    # A failed task is replaced at once (its replacement waits out the restart
+    # delay), so look at each slot's last ended task until the slot runs again.
+    failing = [
+        t
+        for slot, t in sorted(last_ended.items())
+        if slot <= s.desired
+        and latest[slot].status.state != TS.TASK_STATE_RUNNING
+        and t.status.state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED)
+        and t.status.error
+    ]
     if failing and s.phase == "converging":
         s.message += f"; last error: {failing[0].status.error}"
     return s
