@@ -84,9 +84,7 @@ class Constraint:
         return value not in self.values
 
 
-def attribute_value(
-    attribute: str, node_id: str, name: str, labels: Mapping[str, str]
-) -> str | None:
+def attribute_value(attribute: str, node_id: str, name: str, labels: Mapping[str, str]) -> str | None:
     if attribute == "node.id":
         return node_id
     if attribute == "node.name":
@@ -98,9 +96,7 @@ def parse_attribute(text: str) -> str:
     """Validate a node attribute such as ``node.labels.zone`` (used by ``spread``)."""
     match = _ATTRIBUTE_ONLY.match(text)
     if match is None:
-        raise ConstraintError(
-            f"invalid node attribute {text!r}: expected node.name, node.id or node.labels.KEY"
-        )
+        raise ConstraintError(f"invalid node attribute {text!r}: expected node.name, node.id or node.labels.KEY")
     return _canonical_attribute(match.group(1))
 
 

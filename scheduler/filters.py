@@ -61,9 +61,7 @@ def compile_group(group: TaskGroup, default_policy: Policy) -> Requirements:
         try:
             policy = Policy(group.policy)
         except ValueError:
-            invalid.append(
-                f"invalid policy {group.policy!r} (expected binpack, spread or align)"
-            )
+            invalid.append(f"invalid policy {group.policy!r} (expected binpack, spread or align)")
     for text in group.constraints:
         try:
             constraints.append(parse_constraint(text))
@@ -99,9 +97,7 @@ def compile_group(group: TaskGroup, default_policy: Policy) -> Requirements:
     )
 
 
-def assign_devices(
-    nodes: NodeSet, i: int, devices: tuple[DeviceNeed, ...]
-) -> list[tuple[str, int, int]] | None:
+def assign_devices(nodes: NodeSet, i: int, devices: tuple[DeviceNeed, ...]) -> list[tuple[str, int, int]] | None:
     """Pick devices on node ``i``: [(kind, slot, thousandths)], or None if they do not fit.
 
     Whole devices take the lowest free ids; a share goes to the fullest
@@ -166,9 +162,7 @@ class GroupFilter:
         for message in requirements.invalid:
             self.static_steps.append((message, np.zeros(nodes.size, dtype=np.bool_)))
         for constraint in requirements.constraints:
-            self.static_steps.append(
-                (f"constraint {constraint.text}", nodes.constraint_mask(constraint))
-            )
+            self.static_steps.append((f"constraint {constraint.text}", nodes.constraint_mask(constraint)))
         static = np.ones(nodes.size, dtype=np.bool_)
         for _, mask in self.static_steps:
             static &= mask
@@ -192,9 +186,7 @@ class GroupFilter:
         if group.max_per_node:
             own = nodes.job_counts(group.job_id)
             limit = group.max_per_node
-            self.dynamic_steps.append(
-                (f"max_per_node {limit}", lambda idx: own[idx] < limit)
-            )
+            self.dynamic_steps.append((f"max_per_node {limit}", lambda idx: own[idx] < limit))
 
     def eligible(self, idx: Index) -> BoolArray:
         """Every filter except resources and devices (what preemption may change)."""

@@ -110,9 +110,7 @@ class GroupPass:
             top = np.concatenate((better, ties))
             order = np.lexsort((finite[top], -values[top]))
             for i in finite[top][order].tolist():
-                spread_count = (
-                    int(self.bucket_counts[self.bucket_codes[i]]) if self.bucket_codes is not None else 0
-                )
+                spread_count = int(self.bucket_counts[self.bucket_codes[i]]) if self.bucket_codes is not None else 0
                 candidates.append(
                     CandidateScore(
                         node_id=self.nodes.ids[i],

@@ -32,7 +32,7 @@ class DeviceColumn:
     -1 where node i has fewer devices; ``ids[i][k]`` is its id.
     """
 
-    __slots__ = ("kind", "shares", "ids")
+    __slots__ = ("ids", "kind", "shares")
 
     def __init__(self, kind: str, nodes: Sequence[NodeInfo]) -> None:
         per_node = [sorted((d for d in n.devices if d.kind == kind), key=lambda d: d.id) for n in nodes]
@@ -63,12 +63,16 @@ class NodeSet:
         # the filters and scores run 1-D operations over all nodes. With
         # (node, dimension) every "all dimensions fit" is a reduction along
         # a 3-long axis, which numpy does ~10x slower.
-        self.capacity: IntArray = np.array(
-            [n.capacity.milli_vector() for n in ordered], dtype=np.int64
-        ).reshape(self.size, len(DIMENSIONS)).T.copy()
-        self.allocated: IntArray = np.array(
-            [n.allocated.milli_vector() for n in ordered], dtype=np.int64
-        ).reshape(self.size, len(DIMENSIONS)).T.copy()
+        self.capacity: IntArray = (
+            np.array([n.capacity.milli_vector() for n in ordered], dtype=np.int64)
+            .reshape(self.size, len(DIMENSIONS))
+            .T.copy()
+        )
+        self.allocated: IntArray = (
+            np.array([n.allocated.milli_vector() for n in ordered], dtype=np.int64)
+            .reshape(self.size, len(DIMENSIONS))
+            .T.copy()
+        )
         # Per-node Python copies for the scalar code that re-checks one node
         # after each placement (reading a numpy column costs more than the
         # check itself). reserve() and evict() keep them equal to the arrays.

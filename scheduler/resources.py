@@ -15,7 +15,7 @@ MILLI = 1000
 
 def to_milli(value: float) -> int:
     """Cores or device shares as integer thousandths."""
-    return int(round(value * MILLI))
+    return round(value * MILLI)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +36,7 @@ class DeviceRequest:
         if self.count < 0 or self.share < 0:
             raise ValueError(f"device request for {self.kind!r} must not be negative")
         if (self.count > 0) == (self.share > 0):
-            raise ValueError(
-                f"device request for {self.kind!r} must set exactly one of count or share"
-            )
+            raise ValueError(f"device request for {self.kind!r} must set exactly one of count or share")
         if self.share > 1.0:
             raise ValueError(
                 f"device share for {self.kind!r} is {self.share}; a share is at most 1.0 "
@@ -102,11 +100,7 @@ class Resources:
     def lacking(self, available: Resources) -> tuple[str, ...]:
         """Names of the dimensions in which ``available`` falls short of self."""
         return tuple(
-            name
-            for name, need, have in zip(
-                DIMENSIONS, self.milli_vector(), available.milli_vector()
-            )
-            if need > have
+            name for name, need, have in zip(DIMENSIONS, self.milli_vector(), available.milli_vector()) if need > have
         )
 
     def is_negative(self) -> bool:

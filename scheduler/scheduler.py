@@ -16,10 +16,12 @@ from scheduler.resources import MILLI
 from scheduler.snapshot import NodeInfo
 from scheduler.taskgroup import TaskGroup
 
+# Shared safely as a default: SchedulerConfig is frozen.
+DEFAULT_CONFIG = SchedulerConfig()
+
 
 class Scheduler:
-    def __init__(self, config: SchedulerConfig = SchedulerConfig()) -> None:
-        # A default instance is safe here: SchedulerConfig is frozen.
+    def __init__(self, config: SchedulerConfig = DEFAULT_CONFIG) -> None:
         self.config = config
 
     def plan(self, nodes: Sequence[NodeInfo], groups: Sequence[TaskGroup]) -> Plan:

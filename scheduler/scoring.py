@@ -99,7 +99,5 @@ def policy_score_one(policy: Policy, capacity: list[int], allocated: list[int], 
 _POLICIES = {Policy.BINPACK: binpack, Policy.SPREAD: spread, Policy.ALIGN: align}
 
 
-def policy_scores(
-    policy: Policy, capacity: IntArray, allocated: IntArray, demand: IntArray
-) -> FloatArray:
+def policy_scores(policy: Policy, capacity: IntArray, allocated: IntArray, demand: IntArray) -> FloatArray:
     return _POLICIES[policy](capacity, allocated, demand)

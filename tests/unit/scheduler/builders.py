@@ -23,7 +23,7 @@ def node(
     memory: int = 8 * GiB,
     disk: int = 0,
     *,
-    used: Resources = Resources(),
+    used: Resources | None = None,
     labels: Mapping[str, str] | None = None,
     ready: bool = True,
     drained: bool = False,
@@ -31,7 +31,7 @@ def node(
     tasks: Sequence[RunningTask] = (),
     devices: Sequence[Device] = (),
 ) -> NodeInfo:
-    allocated = used
+    allocated = used or Resources()
     for task in tasks:
         allocated = allocated + task.demand
     return NodeInfo(

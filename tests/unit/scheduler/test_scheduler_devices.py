@@ -65,14 +65,22 @@ def test_mixed_requests_of_one_kind_are_checked_together() -> None:
     # One whole GPU plus half of another: a node with a single GPU cannot do it
     # although each request alone would fit.
     demand = Resources(0, 0, 0, (DeviceRequest("gpu", count=1), DeviceRequest("gpu", share=0.5)))
-    plan = NO_PREEMPTION.plan([node("one", devices=gpus(1, "A")), node("two", devices=gpus(2, "B"))], [group("j", demand=demand)])
+    plan = NO_PREEMPTION.plan(
+        [node("one", devices=gpus(1, "A")), node("two", devices=gpus(2, "B"))], [group("j", demand=demand)]
+    )
     assert nodes_of(plan) == {"j-0": "two"}
     assert plan.placements[0].device_ids == ("B-0", "B-1")
     assert plan.placements[0].device_shares == (1.0, 0.5)
 
 
 @pytest.mark.parametrize(
-    "kwargs", [dict(kind="gpu"), dict(kind="gpu", count=1, share=0.5), dict(kind="gpu", share=1.5), dict(kind="", count=1)]
+    "kwargs",
+    [
+        {"kind": "gpu"},
+        {"kind": "gpu", "count": 1, "share": 0.5},
+        {"kind": "gpu", "share": 1.5},
+        {"kind": "", "count": 1},
+    ],
 )
 def test_invalid_device_requests(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):

@@ -56,7 +56,9 @@ def test_spread_counts_tasks_already_running() -> None:
     from tests.unit.scheduler.builders import running
 
     nodes = [
-        node("e1", labels={"zone": "east"}, tasks=[running("old-0", "j", 50, 0.5, 0), running("old-1", "j", 50, 0.5, 0)]),
+        node(
+            "e1", labels={"zone": "east"}, tasks=[running("old-0", "j", 50, 0.5, 0), running("old-1", "j", 50, 0.5, 0)]
+        ),
         node("w1", labels={"zone": "west"}),
     ]
     plan = Scheduler().plan(nodes, [group("j", count=2, cpu=0.5, memory=0, spread="node.labels.zone")])

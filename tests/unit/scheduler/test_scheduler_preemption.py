@@ -67,7 +67,9 @@ def test_preemption_respects_constraints() -> None:
         node("a", cpu=1, memory=0, labels={"zone": "east"}, tasks=[running("east-low", "x", 1, 1, 0)]),
         node("b", cpu=1, memory=0, labels={"zone": "west"}, tasks=[running("west-low", "x", 1, 1, 0)]),
     ]
-    plan = Scheduler().plan(nodes, [group("j", cpu=1, memory=0, priority=99, constraints=("node.labels.zone == west",))])
+    plan = Scheduler().plan(
+        nodes, [group("j", cpu=1, memory=0, priority=99, constraints=("node.labels.zone == west",))]
+    )
     assert [p.task_id for p in plan.preemptions] == ["west-low"]
 
 

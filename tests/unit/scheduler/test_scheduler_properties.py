@@ -230,9 +230,7 @@ def test_device_and_constraint_checks_can_fail() -> None:
     from scheduler import Placement
 
     node = NodeInfo("id-0", "node-0", Resources(1, 0), Resources(), labels={"zone": "b"}, devices=(Device("g", "gpu"),))
-    group = TaskGroup(
-        "j0", "j0", ("t0", "t1"), Resources(0, 0, 0, (DeviceRequest("gpu", count=1),)), constraints=()
-    )
+    group = TaskGroup("j0", "j0", ("t0", "t1"), Resources(0, 0, 0, (DeviceRequest("gpu", count=1),)), constraints=())
     both = Plan((Placement("t0", "id-0", "j0", ("g",), (1.0,)), Placement("t1", "id-0", "j0", ("g",), (1.0,))), (), ())
     with pytest.raises(AssertionError, match="over-committed"):
         check_plan([node], [group], both)
@@ -243,7 +241,9 @@ def test_device_and_constraint_checks_can_fail() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(nodes=snapshot_nodes(), groups=task_groups(), config=configs)
-def test_binpack_shortcut_changes_nothing(nodes: list[NodeInfo], groups: list[TaskGroup], config: SchedulerConfig) -> None:
+def test_binpack_shortcut_changes_nothing(
+    nodes: list[NodeInfo], groups: list[TaskGroup], config: SchedulerConfig
+) -> None:
     # GroupPass skips the argmax while binpack's last node still fits; the
     # plan must equal the one made with a full search for every task.
     from unittest.mock import patch

@@ -9,12 +9,10 @@ import pytest
 from scheduler import Resources, Scheduler, SchedulerConfig
 from tests.unit.scheduler.builders import GiB, group, node, running
 
-NO_PREEMPTION = dict(preemption=False)
-
 
 def test_fifo_places_the_oldest_group_first() -> None:
     groups = [group("new", priority=90, submitted_at=2.0), group("old", priority=10, submitted_at=1.0)]
-    plan = Scheduler(SchedulerConfig(queue_order="fifo", **NO_PREEMPTION)).plan([node("a", cpu=1)], groups)
+    plan = Scheduler(SchedulerConfig(queue_order="fifo", preemption=False)).plan([node("a", cpu=1)], groups)
     assert [p.job_id for p in plan.placements] == ["old"]
     assert [u.job_id for u in plan.unplaced] == ["new"]
 
@@ -25,7 +23,7 @@ def test_priority_places_the_highest_first_then_oldest() -> None:
         group("high-late", priority=90, submitted_at=5.0),
         group("high-early", priority=90, submitted_at=1.0),
     ]
-    plan = Scheduler(SchedulerConfig(queue_order="priority", **NO_PREEMPTION)).plan([node("a", cpu=2)], groups)
+    plan = Scheduler(SchedulerConfig(queue_order="priority", preemption=False)).plan([node("a", cpu=2)], groups)
     assert [p.job_id for p in plan.placements] == ["high-early", "high-late"]
     assert [u.job_id for u in plan.unplaced] == ["low"]
 
@@ -69,7 +67,12 @@ def test_drf_interleaves_tasks_in_dominant_share_order() -> None:
 def test_drf_counts_running_tasks_by_namespace() -> None:
     # B already runs two tasks (dominant share 2/3): A goes first until it catches up.
     nodes = [
-        node("n", cpu=18, memory=36 * GiB, tasks=[running(f"b{k}", "old-b", 50, 3, 1 * GiB, namespace="B") for k in range(2)]),
+        node(
+            "n",
+            cpu=18,
+            memory=36 * GiB,
+            tasks=[running(f"b{k}", "old-b", 50, 3, 1 * GiB, namespace="B") for k in range(2)],
+        ),
     ]
     groups = [
         group("a", count=3, cpu=1, memory=4 * GiB, namespace="A"),

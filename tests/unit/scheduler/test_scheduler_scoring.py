@@ -25,7 +25,9 @@ def node_rows(draw: st.DrawFn) -> tuple[list[int], list[int], list[int]]:
 
 @settings(max_examples=300)
 @given(rows=st.lists(node_rows(), min_size=1, max_size=8), policy=st.sampled_from(list(Policy)))
-def test_scalar_scores_equal_vectorised_scores(rows: list[tuple[list[int], list[int], list[int]]], policy: Policy) -> None:
+def test_scalar_scores_equal_vectorised_scores(
+    rows: list[tuple[list[int], list[int], list[int]]], policy: Policy
+) -> None:
     demand = rows[0][2]
     capacity = np.array([r[0] for r in rows], dtype=np.int64).T
     allocated = np.array([r[1] for r in rows], dtype=np.int64).T
