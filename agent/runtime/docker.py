@@ -299,7 +299,10 @@ class DockerRuntime:
             raise RuntimeFailure(f"task {task_id} has no container on this node")
         cid = ids[0]
         # The backlog: both streams read whole (with `tail` each, which cannot
-        # lose any of the last `tail` lines overall), merged by timestamp.
+        # lose any of the last `tail` lines overall), merged by timestamp. The
+        # engine stamps a line when it reads that stream's pipe, so lines
+        # written to stdout and stderr within a few microseconds of each other
+        # may be merged in either order.
         out, err = await asyncio.gather(
             self._run(self._read_log, cid, "stdout", tail), self._run(self._read_log, cid, "stderr", tail)
         )
