@@ -2,8 +2,9 @@
 
 A ``GroupFilter`` answers "which nodes can take one more task of this
 group?" for all nodes at once (when a group's pass starts) or for one node
-(after a placement changed it). Both go through the same functions, so the
-fast incremental answer is never a different rule from the full one.
+(after a placement changed it). The one-node answer reuses the same filter
+steps, with a scalar resource check; a property test holds it equal to the
+vectorised answer on random snapshots.
 
 Filters run in a fixed order and a rejected node is charged to the first
 filter that rejects it; the resources filter comes last so that "insufficient
@@ -180,19 +181,24 @@ class GroupFilter:
         for job in group.anti_affinity:
             counts = nodes.job_counts(job)
             self.dynamic_steps.append((f"anti-affinity with job {job}", _absent(counts)))
-        for port in requirements.ports:
-            in_use = nodes.port_in_use(port)
-            self.dynamic_steps.append((f"host port {port} in use", _free(in_use)))
         if group.max_per_node:
             own = nodes.job_counts(group.job_id)
             limit = group.max_per_node
             self.dynamic_steps.append((f"max_per_node {limit}", lambda idx: own[idx] < limit))
+        # Ports come last among the dynamic steps and are kept apart, because
+        # preemption may free a port by evicting the task that holds it.
+        self.port_steps: list[NamedMask] = [
+            (f"host port {port} in use", _free(nodes.port_in_use(port))) for port in requirements.ports
+        ]
+        self.dynamic_steps += self.port_steps
 
-    def eligible(self, idx: Index) -> BoolArray:
-        """Every filter except resources and devices (what preemption may change)."""
+    def eligible(self, idx: Index, ports: bool = True) -> BoolArray:
+        """Every filter except resources and devices (what preemption may
+        change), and except host ports when ``ports`` is False."""
         mask = self.static[idx].copy()
-        for _, step in self.dynamic_steps:
-            mask &= step(idx)
+        for step in self.dynamic_steps:
+            if ports or step not in self.port_steps:
+                mask &= step[1](idx)
         return mask
 
     def feasible_one(self, i: int) -> bool:

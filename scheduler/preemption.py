@@ -28,7 +28,7 @@ _PAIR_SEARCH_LIMIT = 64
 class PreemptionChoice:
     node: int
     victims: tuple[RunningTask, ...]
-    lacking: tuple[str, ...]  # dimensions that were short before eviction
+    lacking: tuple[str, ...]  # what was short before eviction: "memory", "host port 80", ...
 
 
 def _covers(victims: tuple[RunningTask, ...], need: IntArray) -> bool:
@@ -66,11 +66,30 @@ def _smallest_set(candidates: list[RunningTask], need: IntArray) -> tuple[Runnin
     return tuple(sorted(chosen, key=lambda t: t.task_id))
 
 
+def _port_holders(
+    running: list[RunningTask], used: set[int], wanted: tuple[int, ...], priority: int
+) -> tuple[list[RunningTask], tuple[str, ...]] | None:
+    """Tasks that must go to free the host ports the task needs, or None when
+    a port is held by something that may not be evicted (an equal or higher
+    priority task, a task placed earlier in this plan, or not a task)."""
+    conflicts = used.intersection(wanted)
+    if not conflicts:
+        return [], ()
+    holders = [t for t in running if conflicts.intersection(t.host_ports)]
+    if any(t.priority >= priority for t in holders):
+        return None
+    if conflicts - {p for t in holders for p in t.host_ports}:
+        return None
+    return holders, tuple(f"host port {p}" for p in sorted(conflicts))
+
+
 def find_preemption(group_filter: GroupFilter, priority: int) -> PreemptionChoice | None:
     nodes = group_filter.nodes
     demand = group_filter.req.demand
-    # Evicting never frees devices or ports we know of, so those must already fit.
-    eligible = group_filter.eligible(slice(None))
+    wanted_ports = group_filter.req.ports
+    # Evicting frees resources and host ports, never devices (running tasks
+    # do not say which devices they hold), so devices must already fit.
+    eligible = group_filter.eligible(slice(None), ports=False)
     for need in group_filter.req.devices:
         eligible &= group_filter.devices_fit(need, slice(None))
     # Nodes that could hold the task at all once emptied.
@@ -81,17 +100,27 @@ def find_preemption(group_filter: GroupFilter, priority: int) -> PreemptionChoic
     for i in np.flatnonzero(eligible).tolist():
         if exact_devices and assign_devices(nodes, i, group_filter.req.devices) is None:
             continue
-        victims = [t for t in nodes.running[i] if t.priority < priority]
-        if not victims:
+        holders = _port_holders(nodes.running[i], nodes.used_ports[i], wanted_ports, priority)
+        if holders is None:
             continue
-        need = np.maximum(nodes.allocated[:, i] + demand - nodes.capacity[:, i], 0)
-        if not need.any():
+        required, port_reasons = holders
+        short = np.maximum(nodes.allocated[:, i] + demand - nodes.capacity[:, i], 0)
+        need = short.copy()
+        for task in required:
+            need -= task.demand.milli_vector()
+        need = np.maximum(need, 0)
+        extra: tuple[RunningTask, ...] = ()
+        if need.any():
+            others = [t for t in nodes.running[i] if t.priority < priority and t not in required]
+            found = _smallest_set(others, need)
+            if found is None:
+                continue
+            extra = found
+        chosen = tuple(sorted((*required, *extra), key=lambda t: t.task_id))
+        if not chosen:
             continue  # fits already; only an exact device conflict kept it out
-        chosen = _smallest_set(victims, need)
-        if chosen is None:
-            continue
         key = (len(chosen), sum(t.priority for t in chosen), i)
         if best_key is None or key < best_key:
-            lacking = tuple(d for d, short in zip(DIMENSIONS, (need > 0).tolist()) if short)
+            lacking = tuple(d for d, s in zip(DIMENSIONS, (short > 0).tolist()) if s) + port_reasons
             best, best_key = PreemptionChoice(i, chosen, lacking), key
     return best

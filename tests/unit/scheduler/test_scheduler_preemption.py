@@ -90,3 +90,36 @@ def test_does_not_evict_for_a_node_whose_devices_cannot_fit_the_task() -> None:
     plan = Scheduler().plan(nodes, [group("j", demand=demand, priority=90)])
     assert plan.preemptions == () and plan.placements == ()
     assert plan.unplaced[0].explanation.exhausted == {"memory": 1}
+
+
+def test_evicts_the_lower_priority_holder_of_a_host_port() -> None:
+    nodes = [
+        node("a", tasks=[running("old-web", "old", 10, 0.1, 0, host_ports=(80,))]),
+        node("b", tasks=[running("vip-web", "vip", 95, 0.1, 0, host_ports=(80,))]),
+    ]
+    plan = Scheduler().plan(nodes, [group("web", cpu=0.1, memory=0, priority=90, host_ports=(80,))])
+    assert nodes_of(plan) == {"web-0": "a"}
+    (preemption,) = plan.preemptions
+    assert preemption.task_id == "old-web"
+    assert preemption.reason == "preempted by job web task web-0 (priority 90 > 10) for host port 80"
+
+
+def test_a_port_held_outside_any_task_is_never_freed() -> None:
+    nodes = [node("a", ports=[80], tasks=[running("low", "x", 1, 0.1, 0)])]
+    plan = Scheduler().plan(nodes, [group("web", cpu=0.1, memory=0, priority=90, host_ports=(80,))])
+    assert plan.preemptions == () and plan.placements == ()
+    assert plan.unplaced[0].explanation.filtered == {"host port 80 in use": 1}
+
+
+def test_port_and_resources_together() -> None:
+    nodes = [
+        node(
+            "a",
+            cpu=2,
+            memory=0,
+            tasks=[running("holder", "x", 10, 0.5, 0, host_ports=(80,)), running("big", "y", 20, 1.5, 0)],
+        )
+    ]
+    plan = Scheduler().plan(nodes, [group("web", cpu=1, memory=0, priority=90, host_ports=(80,))])
+    assert sorted(p.task_id for p in plan.preemptions) == ["big", "holder"]
+    assert plan.preemptions[0].reason.endswith("for cpu and host port 80")
