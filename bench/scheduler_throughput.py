@@ -86,6 +86,7 @@ def make_groups(tasks: int, per_group: int, node_count: int, rng: np.random.Gene
                 demand=Resources(
                     float(rng.choice([0.25, 0.5, 1.0, 2.0])), int(rng.choice([256, 512, 1024, 4096])) * MiB
                 ),
+                namespace=f"team-{g % 4}",  # four tenants, for --queue-order drf
                 priority=int(rng.integers(0, 100)),
                 constraints=constraints,
                 spread=spread,
@@ -114,11 +115,11 @@ def first_fit_baseline(nodes: list[NodeInfo], groups: list[TaskGroup]) -> tuple[
     return placed, time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def run_one(node_count: int, tasks: int, per_group: int) -> dict[str, float]:
+def run_one(node_count: int, tasks: int, per_group: int, queue_order: str) -> dict[str, float]:
     rng = np.random.default_rng(20261125)
     nodes = make_nodes(node_count, rng)
     groups = make_groups(tasks, per_group, node_count, rng)
-    scheduler = Scheduler(SchedulerConfig(explain=True, preemption=True))
+    scheduler = Scheduler(SchedulerConfig(explain=True, preemption=True, queue_order=queue_order))
     # Both clocks: wall time is what a user waits for; CPU time is what the
     # code costs, and stays meaningful when other work shares the machine.
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -150,11 +151,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, help="tasks per run (default 50,000)")
     parser.add_argument("--per-group", type=int, default=50, help="tasks per group")
     parser.add_argument("--append-results", action="store_true", help="append the table to bench/RESULTS.md")
+    parser.add_argument("--queue-order", default="priority", choices=["priority", "fifo", "drf"])
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     tasks = args.tasks or (10_000 if args.quick else 50_000)
     if args.child is not None:
-        print(json.dumps(run_one(args.child, tasks, args.per_group)))
+        print(json.dumps(run_one(args.child, tasks, args.per_group, args.queue_order)))
         return
     sizes = args.nodes or ([1_000, 5_000] if args.quick else [1_000, 5_000, 15_000])
     rows = []
@@ -168,6 +170,8 @@ def main() -> None:
             str(tasks),
             "--per-group",
             str(args.per_group),
+            "--queue-order",
+            args.queue_order,
         ]
         output = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))

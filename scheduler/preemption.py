@@ -100,6 +100,8 @@ def find_preemption(group_filter: GroupFilter, priority: int) -> PreemptionChoic
     for i in np.flatnonzero(eligible).tolist():
         if exact_devices and assign_devices(nodes, i, group_filter.req.devices) is None:
             continue
+        if not any(t.priority < priority for t in nodes.running[i]):
+            continue  # nothing here may be evicted: the common case, keep it cheap
         holders = _port_holders(nodes.running[i], nodes.used_ports[i], wanted_ports, priority)
         if holders is None:
             continue
