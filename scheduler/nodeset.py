@@ -85,6 +85,7 @@ class NodeSet:
         self.running: list[list[RunningTask]] = [list(n.tasks) for n in ordered]
         self.used_ports: list[set[int]] = [set(n.used_ports) for n in ordered]
         self.namespace_usage: dict[str, list[int]] = {}
+        self._dominant: dict[str, float] = {}
         self._job_nodes: dict[str, dict[int, int]] = {}
         for i, node in enumerate(ordered):
             for task in node.tasks:
@@ -168,11 +169,15 @@ class NodeSet:
 
     def dominant_share(self, namespace: str) -> float:
         """Largest fraction of any cluster-wide dimension used by ``namespace``."""
-        usage = self.namespace_usage.get(namespace)
-        if usage is None:
-            return 0.0
-        shares = [u / t for u, t in zip(usage, self.total_capacity) if t > 0]
-        return max(shares, default=0.0)
+        # DRF asks for every namespace before each task but only one changes
+        # per placement: cache until _charge touches the namespace.
+        cached = self._dominant.get(namespace)
+        if cached is not None:
+            return cached
+        usage = self.namespace_usage.get(namespace, ())
+        share = max((u / t for u, t in zip(usage, self.total_capacity) if t > 0), default=0.0)
+        self._dominant[namespace] = share
+        return share
 
     # -- write side --------------------------------------------------------
 
@@ -227,6 +232,7 @@ class NodeSet:
             counts[i] += delta
 
     def _charge(self, namespace: str, demand: Sequence[int], sign: int) -> None:
+        self._dominant.pop(namespace, None)
         usage = self.namespace_usage.setdefault(namespace, [0] * len(DIMENSIONS))
         for d, amount in enumerate(demand):
             usage[d] += sign * amount
