@@ -161,3 +161,25 @@ def test_inputs_are_not_mutated() -> None:
     before = repr(nodes)
     Scheduler().plan(nodes, [group("j", count=3)])
     assert repr(nodes) == before
+
+
+def test_explanations_of_placed_groups_can_be_turned_off() -> None:
+    config = SchedulerConfig(explain=False, preemption=False)
+    plan = Scheduler(config).plan([node("a", cpu=1)], [group("j", count=2, memory=0)])
+    assert plan.explanations == {}
+    # Unplaced tasks are always explained.
+    assert plan.unplaced[0].explanation.summary() == "0/1 nodes can run this task: insufficient cpu on 1 node"
+
+
+def test_summary_orders_reasons_by_count_and_pluralises() -> None:
+    from scheduler import Explanation
+
+    explanation = Explanation(
+        nodes_evaluated=6,
+        filtered={"not ready": 1, "constraint node.labels.zone == east": 2},
+        exhausted={"cpu": 3, "memory": 1},
+    )
+    assert explanation.summary() == (
+        "0/6 nodes can run this task: insufficient cpu on 3 nodes, 2 filtered by constraint "
+        "node.labels.zone == east, 1 not ready, insufficient memory on 1 node"
+    )

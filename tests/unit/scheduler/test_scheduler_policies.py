@@ -97,3 +97,22 @@ def test_the_seed_changes_tie_breaks_only() -> None:
     busy = [n if n.node_id == "n005" else node(n.node_id, used=Resources(1, 0)) for n in unequal]
     for s in range(5):
         assert nodes_of(Scheduler(SchedulerConfig(seed=s)).plan(busy, groups)) == {"j-0": "n005"}
+
+
+def test_nodes_without_the_spread_label_form_their_own_bucket() -> None:
+    nodes = [node("e1", labels={"zone": "east"}), node("e2", labels={"zone": "east"}), node("x1"), node("x2")]
+    plan = Scheduler().plan(nodes, [group("j", count=2, cpu=0.5, memory=0, spread="node.labels.zone")])
+    placed = sorted(nodes_of(plan).values())
+    assert placed[0].startswith("e") and placed[1].startswith("x")
+
+
+def test_explanation_candidates_show_the_spread_count() -> None:
+    nodes = [node("e1", labels={"zone": "east"}), node("w1", labels={"zone": "west"})]
+    from tests.unit.scheduler.builders import running
+
+    nodes[0] = node("e1", labels={"zone": "east"}, tasks=[running("old", "j", 50, 0.5, 0)])
+    plan = Scheduler().plan(nodes, [group("j", cpu=0.5, memory=0, spread="node.labels.zone")])
+    best, second = plan.explanations["j"].candidates
+    assert (best.node_id, best.spread_count) == ("w1", 0)
+    assert (second.node_id, second.spread_count) == ("e1", 1)
+    assert best.score > second.score
