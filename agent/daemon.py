@@ -10,7 +10,7 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from agent.logs import AgentLogs
-from agent.runtime import TaskRuntime
+from agent.runtime import RuntimeFailure, TaskRuntime
 from agent.session import AgentSession, StatusReporter, _write_atomic
 from agent.worker import Worker
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
@@ -41,7 +41,7 @@ def make_runtime(config: AgentConfig, node_id: str) -> TaskRuntime:
     if config.runtime == "fake":
         from agent.runtime.fake import FakeRuntime
 
-        return FakeRuntime(start_delay=config.fake_start_delay)
+        return FakeRuntime(labels, start_delay=config.fake_start_delay)
     raise FailedPrecondition(f"unknown runtime {config.runtime!r} (use docker or fake)")
 
 
@@ -86,9 +86,18 @@ class Agent:
             await self.runtime.close()
 
     async def _events(self) -> None:
-        async for ev in self.runtime.events():
-            if ev.kind in ("die", "oom"):
-                await self.worker.on_exit(ev.task_id)
+        """Follow the runtime's events; when the stream breaks (the Docker
+        engine restarted), subscribe again and look at every task, since
+        events may have been missed in between."""
+        while True:
+            try:
+                async for ev in self.runtime.events():
+                    if ev.kind in ("die", "oom"):
+                        await self.worker.on_exit(ev.task_id)
+            except RuntimeFailure as e:
+                log.warning("event=runtime_events_lost error=%r", str(e))
+            await asyncio.sleep(1.0)
+            await self.worker.resync()
 
     async def _resync(self) -> None:
         while True:

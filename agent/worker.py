@@ -133,15 +133,17 @@ class Worker:
             if task is None:
                 return
             known = max(self.observed.get(task_id, 0), task.status.state)
+            if task.desired_state != TS.TASK_STATE_RUNNING:
+                # Even a task the managers already count as ended (e.g. orphaned
+                # while this node was cut off) may still have a live container.
+                await self._stop(task)
+                return
             if known in TERMINAL:
                 return
-            if task.desired_state == TS.TASK_STATE_RUNNING:
-                if known >= TS.TASK_STATE_RUNNING:
-                    await self._check(task)  # e.g. adopted after an agent restart
-                else:
-                    await self._start(task)
+            if known >= TS.TASK_STATE_RUNNING:
+                await self._check(task)  # e.g. adopted after an agent restart
             else:
-                await self._stop(task)
+                await self._start(task)
 
     async def _start(self, task: pb.Task) -> None:
         task_id = task.meta.id
@@ -168,6 +170,12 @@ class Worker:
             self.observed[task.meta.id] = TS.TASK_STATE_RUNNING  # adopted: already reported before the restart
 
     async def _stop(self, task: pb.Task) -> None:
+        c = await self.runtime.inspect(task.meta.id)
+        if c is None or not c.running:
+            if self.observed.get(task.meta.id, task.status.state) not in TERMINAL:
+                self._emit(task.meta.id, _status(TS.TASK_STATE_SHUTDOWN, task.status.message or "stopped", c))
+            return
+        log.info("event=task_stopping task=%s container=%s", task.meta.id, c.container_id[:12])
         try:
             await self.runtime.stop(task.meta.id, task.spec.stop_grace_period or DEFAULT_STOP_GRACE)
         except RuntimeFailure as e:

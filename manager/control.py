@@ -11,7 +11,7 @@ import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import grpc
 
@@ -27,6 +27,7 @@ from dockyard.errors import Conflict, FailedPrecondition, FieldError, InvalidArg
 from dockyard.grpcutil import insecure_channel, rpc
 from dockyard.jobspec import validate_job_spec
 from manager.jobstatus import summarize
+from manager.membership import Membership
 from manager.raft import Proposer
 from manager.scheduling import node_infos, task_group
 from manager.store import Store, View, clone, create, update
@@ -54,7 +55,18 @@ def check_spec(spec: pb.JobSpec) -> pb.JobSpec:
 
 
 class Control(cgrpc.ControlServicer):
-    def __init__(self, store: Store, proposer: Proposer, cluster_id: str, manager_id: str, sched_config: sch.SchedulerConfig) -> None:
+    def __init__(
+        self,
+        store: Store,
+        proposer: Proposer,
+        cluster_id: str,
+        manager_id: str,
+        sched_config: sch.SchedulerConfig,
+        membership: Membership,
+        authorize_join: Callable[[str, str], None],
+    ) -> None:
+        self.membership = membership
+        self.authorize_join = authorize_join
         self.store = store
         self.proposer = proposer
         self.cluster_id = cluster_id
@@ -272,3 +284,19 @@ class Control(cgrpc.ControlServicer):
             raft_commit_index=st.commit_index,
             version=__version__,
         )
+
+    @rpc
+    async def ListManagers(self, request: cpb.ListManagersRequest, context: grpc.aio.ServicerContext) -> cpb.ListManagersResponse:
+        return await self.membership.list()
+
+    @rpc
+    async def JoinManager(self, request: cpb.JoinManagerRequest, context: grpc.aio.ServicerContext) -> cpb.JoinManagerResponse:
+        self.authorize_join(request.token, "manager")
+        if not request.raft_address or not request.api_address:
+            raise InvalidArgument([FieldError("raft_address", "is required"), FieldError("api_address", "is required")])
+        return await self.membership.join(request)
+
+    @rpc
+    async def RemoveManager(self, request: cpb.RemoveManagerRequest, context: grpc.aio.ServicerContext) -> cpb.RemoveManagerResponse:
+        await self.membership.remove(request.manager)
+        return cpb.RemoveManagerResponse()

@@ -46,7 +46,7 @@ class Orchestrator:
                 batches = [changes]
                 while not watch.queue.empty():
                     batches.append(watch.queue.get_nowait())
-                node_changed = False
+                changed_nodes: set[str] = set()
                 for batch in batches:
                     for ch in batch:
                         if ch.table == "jobs":
@@ -54,9 +54,11 @@ class Orchestrator:
                         elif ch.table == "tasks":
                             self._dirty.add(ch.obj.job_id)  # type: ignore[attr-defined]
                         elif ch.table == "nodes":
-                            node_changed = True
-                if node_changed:
-                    await self._lost_nodes(self.store.view())
+                            changed_nodes.add(ch.obj.meta.id)  # type: ignore[attr-defined]
+                if changed_nodes:
+                    view = self.store.view()
+                    self._dirty.update(t.job_id for t in view.tasks.values() if t.node_id in changed_nodes)
+                    await self._lost_nodes(view)
         finally:
             watch.close()
 
@@ -82,7 +84,7 @@ class Orchestrator:
                 continue
             if stopped_job_finished(job, tasks) and not tasks:
                 continue
-            decision = reconcile_job(job, tasks, now)
+            decision = reconcile_job(job, tasks, now, view.nodes)
             actions.extend(decision.actions)
             if decision.wake_at is not None:
                 self._wake_at[job_id] = decision.wake_at

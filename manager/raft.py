@@ -37,6 +37,10 @@ class Proposer(Protocol):
 
     def is_leader(self) -> bool: ...
 
+    async def add_member(self, raft_address: str) -> None: ...
+
+    async def remove_member(self, raft_address: str) -> None: ...
+
     def term(self) -> int: ...
 
     def status(self) -> RaftStatus: ...
@@ -68,6 +72,12 @@ class LocalProposer:
 
     def is_leader(self) -> bool:
         return True
+
+    async def add_member(self, raft_address: str) -> None:
+        raise Unavailable("a local store has no Raft members")
+
+    async def remove_member(self, raft_address: str) -> None:
+        raise Unavailable("a local store has no Raft members")
 
     def term(self) -> int:
         return self._term
@@ -184,6 +194,37 @@ class RaftProposer:
 
     def is_leader(self) -> bool:
         return bool(self._sync._isLeader())
+
+    async def add_member(self, raft_address: str) -> None:
+        """One membership change at a time (pysyncobj refuses overlapping ones)."""
+        await self._membership(self._sync.addNodeToCluster, raft_address, "add")
+
+    async def remove_member(self, raft_address: str) -> None:
+        await self._membership(self._sync.removeNodeFromCluster, raft_address, "remove")
+
+    async def _membership(self, change: Any, raft_address: str, what: str) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+
+        def done(_result: object, error: int) -> None:
+            def settle() -> None:
+                if fut.done():
+                    return
+                if error == FAIL_REASON.SUCCESS:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(Unavailable(f"could not {what} Raft member {raft_address} (reason {error}); retry"))
+
+            loop.call_soon_threadsafe(settle)
+
+        try:
+            change(raft_address, callback=done)
+        except Exception as e:  # pysyncobj raises when a change is already in progress
+            raise Unavailable(f"could not {what} Raft member {raft_address}: {e}") from None
+        try:
+            await asyncio.wait_for(fut, self.commit_timeout)
+        except TimeoutError:
+            raise Unavailable(f"the membership change for {raft_address} was not committed in time") from None
 
     def term(self) -> int:
         return int(self._sync.raftCurrentTerm)

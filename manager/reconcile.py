@@ -103,10 +103,12 @@ def orphan_lost_tasks(tasks: Iterable[pb.Task], nodes: Mapping[str, pb.Node], no
     return actions
 
 
-def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float) -> Decision:
+def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapping[str, pb.Node] | None = None) -> Decision:
     """Service and batch jobs: keep `replicas` slots running (service) or run
-    each slot to completion (batch)."""
+    each slot to completion (batch). With `nodes`, tasks on drained nodes are
+    moved (replaced elsewhere)."""
     d = Decision()
+    drained = {nid for nid, n in (nodes or {}).items() if n.availability == pb.NODE_AVAILABILITY_DRAIN}
     by_slot: dict[int, list[pb.Task]] = defaultdict(list)
     for task in tasks:
         by_slot[task.slot].append(task)
@@ -140,6 +142,10 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float) -> Decision
                 d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
             continue
         if not is_terminal(latest):
+            if latest.node_id in drained:
+                d.actions.append(_shutdown(latest, "its node is drained"))
+                d.actions.append(create(new_task(job, slot, latest.attempt)))
+                continue
             if latest.spec_version != job.spec_version and not slot_done(job, latest):
                 # Rolling update, stop-first: replace the stale task now; the
                 # replacement is placed once the old one has released its node.

@@ -24,8 +24,8 @@ from google.protobuf.message import DecodeError, Message
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 
-TABLES = ("nodes", "jobs", "tasks")
-_KIND_TABLE = {"node": "nodes", "job": "jobs", "task": "tasks"}
+TABLES = ("nodes", "jobs", "tasks", "managers", "security")
+_KIND_TABLE = {"node": "nodes", "job": "jobs", "task": "tasks", "manager": "managers", "security": "security"}
 
 M = TypeVar("M", bound=Message)
 
@@ -91,6 +91,8 @@ class View:
     nodes: dict[str, pb.Node] = field(default_factory=dict)
     jobs: dict[str, pb.Job] = field(default_factory=dict)
     tasks: dict[str, pb.Task] = field(default_factory=dict)
+    managers: dict[str, pb.ManagerNode] = field(default_factory=dict)
+    security: dict[str, pb.ClusterSecurity] = field(default_factory=dict)
 
     def table(self, name: str) -> dict[str, Message]:
         return getattr(self, name)  # type: ignore[no-any-return]
@@ -132,6 +134,8 @@ class Store:
             nodes=dict(self._tables["nodes"]),  # type: ignore[arg-type]
             jobs=dict(self._tables["jobs"]),  # type: ignore[arg-type]
             tasks=dict(self._tables["tasks"]),  # type: ignore[arg-type]
+            managers=dict(self._tables["managers"]),  # type: ignore[arg-type]
+            security=dict(self._tables["security"]),  # type: ignore[arg-type]
         )
 
     def get(self, table: str, obj_id: str) -> Message | None:
@@ -252,6 +256,8 @@ class Store:
             snap.nodes.extend(self._tables["nodes"].values())  # type: ignore[arg-type]
             snap.jobs.extend(self._tables["jobs"].values())  # type: ignore[arg-type]
             snap.tasks.extend(self._tables["tasks"].values())  # type: ignore[arg-type]
+            snap.managers.extend(self._tables["managers"].values())  # type: ignore[arg-type]
+            snap.security.extend(self._tables["security"].values())  # type: ignore[arg-type]
             return snap.SerializeToString(deterministic=True)
 
     def load(self, data: bytes) -> None:
@@ -264,6 +270,8 @@ class Store:
                 "nodes": {n.meta.id: n for n in snap.nodes},
                 "jobs": {j.meta.id: j for j in snap.jobs},
                 "tasks": {t.meta.id: t for t in snap.tasks},
+                "managers": {m.meta.id: m for m in snap.managers},
+                "security": {x.meta.id: x for x in snap.security},
             }
 
 
@@ -277,6 +285,10 @@ def _wrap(obj: Message) -> spb.StoreObject:
         return spb.StoreObject(job=obj)
     if isinstance(obj, pb.Task):
         return spb.StoreObject(task=obj)
+    if isinstance(obj, pb.ManagerNode):
+        return spb.StoreObject(manager=obj)
+    if isinstance(obj, pb.ClusterSecurity):
+        return spb.StoreObject(security=obj)
     raise TypeError(f"not a stored object: {type(obj).__name__}")
 
 

@@ -211,3 +211,63 @@ class ClusterInfoResponse(_message.Message):
     raft_commit_index: int
     version: str
     def __init__(self, cluster_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., leader: _Optional[bool] = ..., leader_address: _Optional[str] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ListManagersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ManagerStatus(_message.Message):
+    __slots__ = ("manager", "reachable", "leader", "raft_term", "raft_commit_index", "error")
+    MANAGER_FIELD_NUMBER: _ClassVar[int]
+    REACHABLE_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    RAFT_TERM_FIELD_NUMBER: _ClassVar[int]
+    RAFT_COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    manager: _objects_pb2.ManagerNode
+    reachable: bool
+    leader: bool
+    raft_term: int
+    raft_commit_index: int
+    error: str
+    def __init__(self, manager: _Optional[_Union[_objects_pb2.ManagerNode, _Mapping]] = ..., reachable: _Optional[bool] = ..., leader: _Optional[bool] = ..., raft_term: _Optional[int] = ..., raft_commit_index: _Optional[int] = ..., error: _Optional[str] = ...) -> None: ...
+
+class ListManagersResponse(_message.Message):
+    __slots__ = ("managers",)
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
+    managers: _containers.RepeatedCompositeFieldContainer[ManagerStatus]
+    def __init__(self, managers: _Optional[_Iterable[_Union[ManagerStatus, _Mapping]]] = ...) -> None: ...
+
+class JoinManagerRequest(_message.Message):
+    __slots__ = ("token", "name", "api_address", "raft_address")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    name: str
+    api_address: str
+    raft_address: str
+    def __init__(self, token: _Optional[str] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ...) -> None: ...
+
+class JoinManagerResponse(_message.Message):
+    __slots__ = ("cluster_id", "manager_id", "raft_secret", "raft_peers")
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_ID_FIELD_NUMBER: _ClassVar[int]
+    RAFT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    RAFT_PEERS_FIELD_NUMBER: _ClassVar[int]
+    cluster_id: str
+    manager_id: str
+    raft_secret: str
+    raft_peers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, cluster_id: _Optional[str] = ..., manager_id: _Optional[str] = ..., raft_secret: _Optional[str] = ..., raft_peers: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class RemoveManagerRequest(_message.Message):
+    __slots__ = ("manager",)
+    MANAGER_FIELD_NUMBER: _ClassVar[int]
+    manager: str
+    def __init__(self, manager: _Optional[str] = ...) -> None: ...
+
+class RemoveManagerResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

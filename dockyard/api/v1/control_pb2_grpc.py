@@ -90,6 +90,21 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.ClusterInfoRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_control__pb2.ClusterInfoResponse.FromString,
                 _registered_method=True)
+        self.ListManagers = channel.unary_unary(
+                '/dockyard.v1.Control/ListManagers',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.ListManagersRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.ListManagersResponse.FromString,
+                _registered_method=True)
+        self.JoinManager = channel.unary_unary(
+                '/dockyard.v1.Control/JoinManager',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.JoinManagerRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.JoinManagerResponse.FromString,
+                _registered_method=True)
+        self.RemoveManager = channel.unary_unary(
+                '/dockyard.v1.Control/RemoveManager',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -161,6 +176,24 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListManagers(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JoinManager(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveManager(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +251,21 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.ClusterInfo,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.ClusterInfoRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_control__pb2.ClusterInfoResponse.SerializeToString,
+            ),
+            'ListManagers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListManagers,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.ListManagersRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.ListManagersResponse.SerializeToString,
+            ),
+            'JoinManager': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinManager,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.JoinManagerRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.JoinManagerResponse.SerializeToString,
+            ),
+            'RemoveManager': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveManager,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -517,6 +565,87 @@ class Control:
             '/dockyard.v1.Control/ClusterInfo',
             dockyard_dot_v1_dot_control__pb2.ClusterInfoRequest.SerializeToString,
             dockyard_dot_v1_dot_control__pb2.ClusterInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListManagers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/ListManagers',
+            dockyard_dot_v1_dot_control__pb2.ListManagersRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.ListManagersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinManager(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/JoinManager',
+            dockyard_dot_v1_dot_control__pb2.JoinManagerRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.JoinManagerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveManager(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/RemoveManager',
+            dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -36,16 +36,18 @@ class RegisterRequest(_message.Message):
     def __init__(self, node_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[_objects_pb2.Resources, _Mapping]] = ..., runtime: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("node_id", "session_id", "heartbeat_period", "cluster_id")
+    __slots__ = ("node_id", "session_id", "heartbeat_period", "cluster_id", "managers")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_PERIOD_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    MANAGERS_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     session_id: str
     heartbeat_period: float
     cluster_id: str
-    def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period: _Optional[float] = ..., cluster_id: _Optional[str] = ...) -> None: ...
+    managers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, node_id: _Optional[str] = ..., session_id: _Optional[str] = ..., heartbeat_period: _Optional[float] = ..., cluster_id: _Optional[str] = ..., managers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("node_id", "session_id")

@@ -303,3 +303,31 @@ class Node(_message.Message):
     state_message: str
     version: str
     def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[Resources, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., availability: _Optional[_Union[NodeAvailability, str]] = ..., runtime: _Optional[str] = ..., state_message: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ManagerNode(_message.Message):
+    __slots__ = ("meta", "name", "api_address", "raft_address")
+    META_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    meta: Meta
+    name: str
+    api_address: str
+    raft_address: str
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ...) -> None: ...
+
+class ClusterSecurity(_message.Message):
+    __slots__ = ("meta", "ca_cert_pem", "ca_key_pem", "agent_token", "manager_token", "cert_lifetime")
+    META_FIELD_NUMBER: _ClassVar[int]
+    CA_CERT_PEM_FIELD_NUMBER: _ClassVar[int]
+    CA_KEY_PEM_FIELD_NUMBER: _ClassVar[int]
+    AGENT_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CERT_LIFETIME_FIELD_NUMBER: _ClassVar[int]
+    meta: Meta
+    ca_cert_pem: bytes
+    ca_key_pem: bytes
+    agent_token: str
+    manager_token: str
+    cert_lifetime: float
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., ca_cert_pem: _Optional[bytes] = ..., ca_key_pem: _Optional[bytes] = ..., agent_token: _Optional[str] = ..., manager_token: _Optional[str] = ..., cert_lifetime: _Optional[float] = ...) -> None: ...

@@ -1,0 +1,124 @@
+"""Managers joining and leaving the Raft group, and the list of managers.
+
+Each manager is recorded in the replicated `managers` table (its API and Raft
+addresses), so any manager can list the others, agents learn every manager's
+address at registration, and each manager keeps its Raft peer list in its
+data dir up to date for restarts. Membership changes go one at a time through
+pysyncobj's dynamic membership.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+
+import grpc
+
+from dockyard.api.v1 import control_pb2 as cpb
+from dockyard.api.v1 import control_pb2_grpc as cgrpc
+from dockyard.api.v1 import objects_pb2 as pb
+from dockyard.api.v1 import store_pb2 as spb
+from dockyard.errors import FailedPrecondition, NotFound
+from manager.raft import Proposer
+from manager.store import Store, create, delete, update
+
+log = logging.getLogger("dockyard.membership")
+
+
+class Membership:
+    def __init__(
+        self,
+        store: Store,
+        proposer: Proposer,
+        cluster_id: str,
+        raft_secret: str,
+        connect: Callable[[str], grpc.aio.Channel],
+    ) -> None:
+        self.store = store
+        self.proposer = proposer
+        self.cluster_id = cluster_id
+        self.raft_secret = raft_secret
+        self.connect = connect
+        self._lock = asyncio.Lock()  # one membership change at a time
+
+    async def record_self(self, manager_id: str, name: str, api_address: str, raft_address: str) -> None:
+        """The leader makes sure its own record is current."""
+        view = self.store.view()
+        current = view.managers.get(manager_id)
+        want = pb.ManagerNode(meta=pb.Meta(id=manager_id), name=name, api_address=api_address, raft_address=raft_address)
+        if current is None:
+            action = create(want)
+        elif (current.name, current.api_address, current.raft_address) != (name, api_address, raft_address):
+            want.meta.version = current.meta.version
+            action = update(want)
+        else:
+            return
+        await self.proposer.propose(spb.StoreBatch(actions=[action]))
+
+    async def join(self, request: cpb.JoinManagerRequest) -> cpb.JoinManagerResponse:
+        async with self._lock:
+            view = self.store.view()
+            for m in view.managers.values():
+                if m.raft_address == request.raft_address or m.api_address == request.api_address:
+                    raise FailedPrecondition(
+                        f"a manager with address {request.api_address} / {request.raft_address} is already a member ({m.name}); remove it first"
+                    )
+            peers = sorted(m.raft_address for m in view.managers.values())
+            await self.proposer.add_member(request.raft_address)
+            manager = pb.ManagerNode(
+                meta=pb.Meta(id=uuid.uuid4().hex),
+                name=request.name or request.api_address,
+                api_address=request.api_address,
+                raft_address=request.raft_address,
+            )
+            await self.proposer.propose(spb.StoreBatch(actions=[create(manager)]))
+            log.info("event=manager_joined manager=%s api=%s raft=%s", manager.meta.id, manager.api_address, manager.raft_address)
+            return cpb.JoinManagerResponse(
+                cluster_id=self.cluster_id, manager_id=manager.meta.id, raft_secret=self.raft_secret, raft_peers=peers
+            )
+
+    def find(self, ref: str) -> pb.ManagerNode:
+        view = self.store.view()
+        matches = [
+            m for m in view.managers.values()
+            if ref in (m.meta.id, m.name, m.api_address, m.raft_address) or m.meta.id.startswith(ref)
+        ]
+        if len(matches) != 1:
+            raise NotFound(f"no single manager matches {ref!r}")
+        return matches[0]
+
+    async def remove(self, ref: str) -> None:
+        async with self._lock:
+            manager = self.find(ref)
+            view = self.store.view()
+            if len(view.managers) <= 1:
+                raise FailedPrecondition("cannot remove the last manager of a cluster")
+            await self.proposer.remove_member(manager.raft_address)
+            await self.proposer.propose(spb.StoreBatch(actions=[delete(manager)]))
+            log.info("event=manager_removed manager=%s raft=%s", manager.meta.id, manager.raft_address)
+
+    async def list(self) -> cpb.ListManagersResponse:
+        view = self.store.view()
+
+        async def probe(m: pb.ManagerNode) -> cpb.ManagerStatus:
+            st = cpb.ManagerStatus(manager=m)
+            try:
+                async with self.connect(m.api_address) as channel:
+                    info = await cgrpc.ControlStub(channel).ClusterInfo(cpb.ClusterInfoRequest(), timeout=1.5)
+                st.reachable = True
+                st.leader = info.leader
+                st.raft_term = info.raft_term
+                st.raft_commit_index = info.raft_commit_index
+            except grpc.aio.AioRpcError as e:
+                st.error = e.details() or e.code().name
+            return st
+
+        managers = sorted(view.managers.values(), key=lambda m: m.name)
+        return cpb.ListManagersResponse(managers=await asyncio.gather(*(probe(m) for m in managers)))
+
+
+def raft_peers_of(view_managers: dict[str, pb.ManagerNode], self_raft: str) -> list[str]:
+    return sorted(m.raft_address for m in view_managers.values() if m.raft_address != self_raft)
+
