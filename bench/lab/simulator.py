@@ -144,9 +144,10 @@ class Replay:
         self.snapshot_seconds += t1 - t0
         self.plan_seconds += t2 - t1
         self.latencies.append(t2 - t1)
-        self._apply(plan, now)
+        self.apply_plan(plan, now)
 
-    def _apply(self, plan: Plan, now: float) -> None:
+    def apply_plan(self, plan: Plan, now: float) -> None:
+        """Account the plan's placements at virtual time ``now``."""
         table, cluster = self.table, self.cluster
         placed_shapes: set[int] = set()
         for placement in plan.placements:
@@ -163,7 +164,7 @@ class Replay:
                 heapq.heappush(self.completions, (now + duration, task))
             placed_shapes.add(int(table.shape[task]))
         started = self.start
-        for shape in placed_shapes:
+        for shape in placed_shapes & self.pending.keys():
             remaining = [t for t in self.pending[shape] if np.isnan(started[t])]
             if remaining:
                 self.pending[shape] = remaining
