@@ -108,5 +108,6 @@ def arrival_only(
         pending_times=np.zeros(placed),
         samples=recorder.arrays(),
         end_time=0.0,
+        window_end=0.0,
         curve=curve,
     )

@@ -59,7 +59,10 @@ class RunResult:
     pass_latency: FloatArray  # seconds per Scheduler.plan call
     pending_times: FloatArray  # virtual seconds from arrival to placement, per placed task
     samples: dict[str, FloatArray]
-    end_time: float
+    end_time: float  # virtual time of the last pass
+    # Means over time stop here: after the last arrival a replay only drains,
+    # and a long drain would dilute every mean towards zero.
+    window_end: float
     unplaced_reasons: dict[str, str] = field(default_factory=dict)
     curve: ArrivalCurve | None = None
 
@@ -82,8 +85,10 @@ class RunResult:
         s = self.samples
         peak = self.peak_index()
         weights = np.array([self.config.namespace_weights.get(ns, 1.0) for ns in self.namespaces])
-        mean_util = time_weighted_mean(s["times"], s["utilization"], self.end_time)
-        mean_shares = time_weighted_mean(s["times"], s["shares"], self.end_time)
+        window = s["times"] <= self.window_end
+        times = s["times"][window]
+        mean_util = time_weighted_mean(times, s["utilization"][window], self.window_end)
+        mean_shares = time_weighted_mean(times, s["shares"][window], self.window_end)
 
         def per_resource(row: FloatArray) -> dict[str, float | None]:
             return {RESOURCES[c]: (None if np.isnan(row[c]) else round(float(row[c]), 4)) for c in cols}
@@ -131,7 +136,7 @@ class RunResult:
             summary["jain_mean"] = round(jain_index(mean_shares / weights), 4)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: resources nobody asks for
-                stranded_mean = np.nanmean(s["stranded"], axis=0)
+                stranded_mean = np.nanmean(s["stranded"][window], axis=0)
             summary["stranded_mean"] = per_resource(stranded_mean)
         if self.unplaced_reasons:
             summary["unplaced_reasons"] = dict(self.unplaced_reasons)

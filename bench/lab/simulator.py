@@ -61,6 +61,7 @@ class Replay:
         self.plan_seconds = 0.0
         self.snapshot_seconds = 0.0
         self.unplaced_reasons: dict[str, str] = {}
+        self.window_end = 0.0
         self._drf = QueueOrder(config.queue) is QueueOrder.DRF
 
     def run(self) -> RunResult:
@@ -82,6 +83,8 @@ class Replay:
             last = int(np.searchsorted(arrivals, now, side="right"))
             for task in range(next_task, last):
                 self.pending.setdefault(int(table.shape[task]), []).append(task)
+            if last == table.size and next_task < last:
+                self.window_end = now  # the pass that saw the last arrival
             next_task = last
             if self.pending:
                 self._pass(now)
@@ -102,6 +105,7 @@ class Replay:
             pending_times=self.start[placed] - table.arrival[placed],
             samples=self.recorder.arrays(),
             end_time=now,
+            window_end=self.window_end,
             unplaced_reasons={k: v for k, v in self.unplaced_reasons.items() if k in self._pending_keys()},
         )
 
