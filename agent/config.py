@@ -9,8 +9,12 @@ from pathlib import Path
 @dataclass(slots=True)
 class AgentConfig:
     data_dir: Path
-    # Managers to talk to (any of them; the leader's dispatcher serves agents).
-    managers: list[str] = field(default_factory=lambda: ["127.0.0.1:7460"])
+    # A manager's join port (its CA service) and the agent join token; only
+    # needed the first time: afterwards the node's certificate is in data_dir.
+    join: str = ""
+    token: str = ""
+    # Managers' API addresses; learned at join and at each registration.
+    managers: list[str] = field(default_factory=list)
     name: str = ""  # default: the host name
     labels: dict[str, str] = field(default_factory=dict)
     # Where this agent serves task logs to the managers; port 0 picks one.
@@ -33,5 +37,7 @@ class AgentConfig:
     # Reconnect back-off after losing the manager: starts here, doubles to max.
     reconnect_min: float = 0.1
     reconnect_max: float = 3.0
+    # How often the agent checks whether its certificate is due for renewal.
+    cert_check_period: float = 60.0
     # Fake runtime: how long a start takes.
     fake_start_delay: float = 0.0

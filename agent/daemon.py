@@ -5,31 +5,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from pathlib import Path
+from datetime import UTC, datetime
+
+import grpc
 
 from agent.config import AgentConfig
 from agent.logs import AgentLogs
 from agent.runtime import RuntimeFailure, TaskRuntime
-from agent.session import AgentSession, StatusReporter, _write_atomic
+from agent.identity import CERTS_DIR, obtain_identity
+from agent.session import AgentSession, StatusReporter
 from agent.worker import Worker
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
-from dockyard.errors import FailedPrecondition
+from dockyard.errors import DockyardError, FailedPrecondition
+from dockyard.join import renew
+from dockyard.pki import NodeIdentity
 from dockyard.grpcutil import new_server, set_serving
 
 log = logging.getLogger("dockyard.agent")
 SERVICES = ("dockyard.v1.AgentLogs",)
-
-
-def node_id_for(data_dir: Path) -> str:
-    """The node's id is made once and kept in the data dir: a restarted agent
-    is the same node and finds its containers by it."""
-    path = data_dir / "node_id"
-    if path.exists():
-        return path.read_text().strip()
-    node_id = uuid.uuid4().hex
-    _write_atomic(path, node_id)
-    return node_id
 
 
 def make_runtime(config: AgentConfig, node_id: str) -> TaskRuntime:
@@ -46,21 +39,67 @@ def make_runtime(config: AgentConfig, node_id: str) -> TaskRuntime:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig) -> None:
+    """Create with `await Agent.create(config)`: the first start joins the
+    cluster (gets a certificate, and with it a node id)."""
+
+    def __init__(self, config: AgentConfig, identity: NodeIdentity, managers: list[str]) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.node_id = node_id_for(config.data_dir)
+        self.identity = identity
+        self._creds_changed = False
+        config.managers = managers
+        # The node's id is its certificate's: a restarted agent is the same
+        # node and finds its containers by it.
+        self.node_id = identity.node_id
         self.runtime = make_runtime(config, self.node_id)
         self.reporter = StatusReporter(config.status_batch_window)
         self.worker = Worker(self.runtime, self.reporter.add)
         self.server, self._health = new_server(SERVICES)
         dgrpc.add_AgentLogsServicer_to_server(AgentLogs(self.runtime), self.server)
-        port = self.server.add_insecure_port(config.listen)
+        port = self.server.add_secure_port(config.listen, self._server_credentials())
         if port == 0:
             raise FailedPrecondition(f"cannot listen on {config.listen}")
         host = (config.advertise or config.listen).rsplit(":", 1)[0]
         self.address = f"{host}:{port}"
-        self.session = AgentSession(config, self.worker, self.reporter, self.address)
+        self.session = AgentSession(config, self.worker, self.reporter, self.address, lambda: self.identity)
+
+    @classmethod
+    async def create(cls, config: AgentConfig) -> Agent:
+        identity, managers = await obtain_identity(config)
+        return cls(config, identity, managers)
+
+    def _server_credentials(self) -> grpc.ServerCredentials:
+        def config() -> grpc.ServerCertificateConfiguration:
+            ident = self.identity
+            return grpc.ssl_server_certificate_configuration([(ident.key_pem, ident.cert_pem)], root_certificates=ident.ca_pem)
+
+        def fetch() -> grpc.ServerCertificateConfiguration | None:
+            if not self._creds_changed:
+                return None
+            self._creds_changed = False
+            return config()
+
+        return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=True)
+
+    async def _renew_certificate(self) -> None:
+        """Renew once half the certificate's lifetime has passed, over mutual
+        TLS with the current one; then reconnect with the new one."""
+        while True:
+            await asyncio.sleep(self.config.cert_check_period)
+            if not self.identity.needs_renewal(datetime.now(UTC)):
+                continue
+            host = (self.config.advertise or self.config.listen).rsplit(":", 1)[0]
+            for address in self.config.managers:
+                try:
+                    renewed = await renew(address, self.identity, [host])
+                except DockyardError as e:
+                    log.warning("event=certificate_renewal_failed manager=%s error=%r", address, str(e))
+                    continue
+                await asyncio.to_thread(renewed.save, self.config.data_dir / CERTS_DIR)
+                self.identity = renewed
+                self._creds_changed = True
+                self.session.reconnect()
+                log.info("event=certificate_renewed node=%s not_after=%s", self.node_id, renewed.not_after.isoformat())
+                break
 
     async def run(self) -> None:
         await self.server.start()
@@ -70,6 +109,7 @@ class Agent:
             asyncio.create_task(self.session.run(), name="session"),
             asyncio.create_task(self._events(), name="events"),
             asyncio.create_task(self._resync(), name="resync"),
+            asyncio.create_task(self._renew_certificate(), name="cert-renewal"),
         ]
         try:
             done, _ = await asyncio.wait(loops, return_when=asyncio.FIRST_EXCEPTION)

@@ -11,13 +11,22 @@ from agent.runtime import LogRecord, TaskRuntime
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import dispatcher_pb2 as dpb
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
+from dockyard.errors import PermissionDenied, status_code
+from dockyard.grpcutil import require_role
+from dockyard.pki import Role
 
 
 class AgentLogs(dgrpc.AgentLogsServicer):
+    """Only managers read task output from agents (they relay it to users)."""
+
     def __init__(self, runtime: TaskRuntime) -> None:
         self.runtime = runtime
 
     async def TaskLogs(self, request: dpb.TaskLogsRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[cpb.LogLine]:
+        try:
+            require_role(context, (Role.MANAGER,))
+        except PermissionDenied as e:
+            await context.abort(status_code(e), str(e))
         queue: asyncio.Queue[LogRecord | None] = asyncio.Queue(maxsize=1000)
 
         async def pump(task_id: str) -> None:

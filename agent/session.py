@@ -8,18 +8,19 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable
-from pathlib import Path
 
 import grpc
 
 from agent.config import AgentConfig
+from agent.identity import save_managers
 from agent.resources import probe
 from agent.worker import Worker
 from dockyard import __version__
 from dockyard.api.v1 import dispatcher_pb2 as dpb
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import objects_pb2 as pb
-from dockyard.grpcutil import insecure_channel
+from dockyard.grpcutil import secure_channel
+from dockyard.pki import NodeIdentity
 
 log = logging.getLogger("dockyard.session")
 
@@ -59,27 +60,51 @@ class StatusReporter:
 
 
 class AgentSession:
-    def __init__(self, config: AgentConfig, worker: Worker, reporter: StatusReporter, advertise: str) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        worker: Worker,
+        reporter: StatusReporter,
+        advertise: str,
+        identity: Callable[[], NodeIdentity],
+    ) -> None:
         self.config = config
         self.worker = worker
         self.reporter = reporter
         self.advertise = advertise
-        self.node_id_file = config.data_dir / "node_id"
-        self.node_id = self.node_id_file.read_text().strip() if self.node_id_file.exists() else ""
+        self.identity = identity
         self.registered = asyncio.Event()
-        self.on_registered: Callable[[str], None] | None = None
+        self._current: asyncio.Task[None] | None = None
+
+    def reconnect(self) -> None:
+        """Drop the current session (e.g. to use a renewed certificate)."""
+        if self._current is not None:
+            self._current.cancel()
 
     async def run(self) -> None:
         backoff = self.config.reconnect_min
         index = 0
         while True:
-            address = self.config.managers[index % len(self.config.managers)]
+            managers = self.config.managers
+            address = managers[index % len(managers)]
             try:
-                async with insecure_channel(address) as channel:
-                    await self._session(dgrpc.DispatcherStub(channel))
+                async with secure_channel(address, self.identity()) as channel:
+                    self._current = asyncio.create_task(self._session(dgrpc.DispatcherStub(channel)))
+                    await self._current
+            except asyncio.CancelledError:
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    raise  # the agent is shutting down
+                log.info("event=session_reconnect manager=%s", address)
+                backoff = self.config.reconnect_min
+                continue
             except (grpc.aio.AioRpcError, ConnectionError) as e:
                 details = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
                 log.info("event=session_lost manager=%s error=%r retry_in=%.1fs", address, details, backoff)
+            else:
+                backoff = self.config.reconnect_min
+            finally:
+                self._current = None
             self.registered.clear()
             index += 1
             await asyncio.sleep(backoff)
@@ -89,7 +114,7 @@ class AgentSession:
         capacity = await asyncio.to_thread(probe, self.config.data_dir, self.config.cpu, self.config.memory, self.config.disk)
         reg = await stub.Register(
             dpb.RegisterRequest(
-                node_id=self.node_id,
+                node_id=self.identity().node_id,
                 name=self.config.name or socket.gethostname(),
                 hostname=socket.gethostname(),
                 address=self.advertise,
@@ -100,11 +125,9 @@ class AgentSession:
             ),
             timeout=15,
         )
-        if reg.node_id != self.node_id:
-            self.node_id = reg.node_id
-            _write_atomic(self.node_id_file, reg.node_id)
-        if self.on_registered is not None:
-            self.on_registered(reg.node_id)
+        if reg.managers and sorted(reg.managers) != sorted(self.config.managers):
+            self.config.managers = list(reg.managers)
+            await asyncio.to_thread(save_managers, self.config.data_dir, list(reg.managers))
         self.registered.set()
         log.info("event=registered node=%s session=%s period=%.1fs", reg.node_id, reg.session_id[:8], reg.heartbeat_period)
         tasks = [
@@ -136,9 +159,3 @@ class AgentSession:
                 await self.worker.assign_changes(msg.tasks, msg.removed)
         raise ConnectionError("the assignment stream ended")
 
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -63,15 +63,16 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
 
 class Ctx:
-    def __init__(self, manager: str, output: str) -> None:
+    def __init__(self, manager: str, output: str, credentials: str | None) -> None:
         self.manager = manager
+        self.credentials = credentials
         self.out = Output(output)
         self._client: Client | None = None
 
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.manager)
+            self._client = Client(self.manager, self.credentials)
         return self._client
 
 
@@ -99,10 +100,16 @@ def _indent(text: str) -> str:
 @click.group()
 @click.option("--manager", "-m", default=default_address, show_default="DOCKYARD_ADDR or 127.0.0.1:7460", help="Manager address HOST:PORT.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", help="Output format.")
+@click.option(
+    "--credentials",
+    envvar="DOCKYARD_CREDENTIALS",
+    default=None,
+    help="Directory with the admin credential node.pem [default: ~/.config/dockyard/credentials].",
+)
 @click.pass_context
-def main(ctx: click.Context, manager: str, output: str) -> None:
+def main(ctx: click.Context, manager: str, output: str, credentials: str | None) -> None:
     """Dockyard: run containers on a cluster of Docker hosts."""
-    ctx.obj = Ctx(manager, output)
+    ctx.obj = Ctx(manager, output, credentials)
 
 
 # -- daemons --------------------------------------------------------------------
@@ -129,20 +136,39 @@ def _labels(values: Sequence[str], what: str) -> dict[str, str]:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=_default_dev_dir, show_default="~/.local/share/dockyard/dev")
 @click.option("--listen", default="127.0.0.1:7460", show_default=True, help="gRPC API address.")
 @click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
+@click.option("--join-listen", default="127.0.0.1:7462", show_default=True, help="Join port (the CA service).")
 @click.option("--runtime", type=click.Choice(["docker", "fake"]), default="docker", show_default=True)
 @click.option("--label", "labels", multiple=True, help="Node label KEY=VALUE (repeatable).")
 @click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
+@click.option(
+    "--install-credentials/--no-install-credentials",
+    default=True,
+    show_default=True,
+    help="Copy the admin credential to the CLI's default place (or DOCKYARD_CREDENTIALS).",
+)
 @click.option("--log-level", default="INFO", show_default=True)
-def dev(data_dir: Path, listen: str, raft_addr: str, runtime: str, labels: Sequence[str], container_labels: Sequence[str], log_level: str) -> None:
+@click.pass_obj
+def dev(
+    obj: Ctx, data_dir: Path, listen: str, raft_addr: str, join_listen: str, runtime: str, labels: Sequence[str],
+    container_labels: Sequence[str], install_credentials: bool, log_level: str,
+) -> None:
     """A one-host cluster in one process: a manager and an agent."""
     from dockyard import daemons
+    from dockyard.client import default_credentials_dir
 
     daemons.setup_logging(log_level)
 
-    def announce(address: str, cluster_id: str, pid: int) -> None:
+    def announce(address: str, cluster_id: str, pid: int, admin_dir: Path) -> None:
+        creds = Path(obj.credentials) if obj.credentials else default_credentials_dir()
+        if install_credentials:
+            daemons.install_credentials(admin_dir, creds)
+            where = f"  admin credential: {creds}/node.pem (the CLI uses it by default)\n"
+        else:
+            where = f"  admin credential: {admin_dir}/node.pem   (export DOCKYARD_CREDENTIALS={admin_dir})\n"
         click.echo(
             f"Dockyard dev cluster {cluster_id[:12]} is up.\n"
             f"  API:      {address}   (export DOCKYARD_ADDR={address})\n"
+            f"{where}"
             f"  data dir: {data_dir}\n"
             f"  pid:      {pid}\n"
             f"Try: dockyard node ls; dockyard job run examples/web.yaml",
@@ -150,7 +176,7 @@ def dev(data_dir: Path, listen: str, raft_addr: str, runtime: str, labels: Seque
         )
 
     options = {"runtime": runtime, "labels": _labels(labels, "--label"), "container_labels": _labels(container_labels, "--container-label")}
-    daemons.run(daemons.dev_main(data_dir, listen, raft_addr, options, announce))
+    daemons.run(daemons.dev_main(data_dir, listen, raft_addr, join_listen, options, announce))
 
 
 @main.group()
@@ -160,39 +186,147 @@ def manager() -> None:
 
 @manager.command("init")
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--listen", default="127.0.0.1:7460", show_default=True, help="gRPC API address (mutual TLS).")
+@click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
+@click.option("--join-listen", default="127.0.0.1:7462", show_default=True, help="Join port (the CA service).")
+@click.option("--name", default="", help="Manager name (default: its API address).")
+@click.option("--cert-lifetime", default="2160h", show_default=True, help="Lifetime of node certificates (renewed at half).")
+@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--cert-check-period", type=float, default=60.0, hidden=True)
+@click.option("--log-level", default="INFO", show_default=True)
+def manager_init(
+    data_dir: Path, listen: str, raft_addr: str, join_listen: str, name: str, cert_lifetime: str,
+    heartbeat_period: float, cert_check_period: float, log_level: str,
+) -> None:
+    """Create a new cluster and start its first manager."""
+    from dockyard import daemons
+    from dockyard.units import parse_duration
+
+    daemons.setup_logging(log_level)
+    try:
+        identity = daemons.manager_init(data_dir, listen, raft_addr, join_listen, name, parse_duration(cert_lifetime))
+    except (DockyardError, ValueError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILURE)
+    click.echo(
+        f"created cluster {identity.cluster_id} in {data_dir}\n"
+        f"admin credential: {data_dir}/admin/node.pem   (export DOCKYARD_CREDENTIALS={data_dir}/admin)\n"
+        f"join tokens: dockyard token ls",
+        err=True,
+    )
+    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period))
+
+
+@manager.command("join")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.option("--join", "join_address", required=True, help="Any manager's join address HOST:PORT.")
+@click.option("--token", envvar="DOCKYARD_TOKEN", required=True, help="The cluster's manager join token.")
 @click.option("--listen", default="127.0.0.1:7460", show_default=True)
 @click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
+@click.option("--join-listen", default="127.0.0.1:7462", show_default=True)
+@click.option("--name", default="")
 @click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @click.option("--log-level", default="INFO", show_default=True)
-def manager_init(data_dir: Path, listen: str, raft_addr: str, heartbeat_period: float, log_level: str) -> None:
-    """Create a new cluster and start its first manager."""
+def manager_join(
+    data_dir: Path, join_address: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str,
+    heartbeat_period: float, cert_check_period: float, log_level: str,
+) -> None:
+    """Add a manager to an existing cluster (one membership change at a time)."""
     from dockyard import daemons
 
     daemons.setup_logging(log_level)
     try:
-        cluster_id = daemons.manager_init(data_dir, listen, raft_addr)
-    except DockyardError as e:
+        identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name)
+    except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
-    click.echo(f"created cluster {cluster_id} in {data_dir}", err=True)
-    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period))
+    click.echo(f"joined cluster {identity.cluster_id} as manager {identity.manager_id}", err=True)
+    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period))
 
 
 @manager.command("start")
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @click.option("--log-level", default="INFO", show_default=True)
-def manager_start(data_dir: Path, heartbeat_period: float, log_level: str) -> None:
+def manager_start(data_dir: Path, heartbeat_period: float, cert_check_period: float, log_level: str) -> None:
     """Start a manager from its data dir (after a restart)."""
     from dockyard import daemons
 
     daemons.setup_logging(log_level)
-    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period))
+    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period))
+
+
+@manager.command("ls")
+@click.pass_obj
+@handle_errors
+def manager_ls(obj: Ctx) -> None:
+    """Managers with their Raft role, term, commit index and reachability."""
+    managers = obj.client.list_managers()
+    rows = []
+    for m in managers:
+        role = ("leader" if m.leader else "follower") if m.reachable else "unreachable"
+        rows.append(
+            [m.manager.meta.id[:12], m.manager.name, m.manager.api_address, m.manager.raft_address, role,
+             str(m.raft_term) if m.reachable else "", str(m.raft_commit_index) if m.reachable else "", m.error]
+        )
+    obj.out.emit(rows, ["ID", "NAME", "API", "RAFT", "ROLE", "TERM", "COMMIT", "ERROR"], [_to_dict(m) for m in managers])
+
+
+@manager.command("rm")
+@click.argument("manager_ref")
+@click.pass_obj
+@handle_errors
+def manager_rm(obj: Ctx, manager_ref: str) -> None:
+    """Remove a manager (e.g. a dead one) from the Raft group."""
+    obj.client.remove_manager(manager_ref)
+    click.echo(f"manager {manager_ref} removed", err=True)
+
+
+@manager.command("leave")
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True)
+@click.pass_obj
+@handle_errors
+def manager_leave(obj: Ctx, data_dir: Path) -> None:
+    """Take the manager whose data dir this is out of the cluster; stop it afterwards."""
+    import json
+
+    manager_id = json.loads((data_dir / "cluster.json").read_text())["manager_id"]
+    obj.client.remove_manager(manager_id)
+    click.echo(f"manager {manager_id} left the cluster; stop its daemon now", err=True)
+
+
+@main.group()
+def token() -> None:
+    """Join tokens."""
+
+
+@token.command("ls")
+@click.pass_obj
+@handle_errors
+def token_ls(obj: Ctx) -> None:
+    """The current join tokens."""
+    t = obj.client.list_tokens()
+    obj.out.emit([["agent", t.agent], ["manager", t.manager]], ["ROLE", "TOKEN"], {"agent": t.agent, "manager": t.manager})
+
+
+@token.command("rotate")
+@click.argument("role", type=click.Choice(["agent", "worker", "manager"]))
+@click.pass_obj
+@handle_errors
+def token_rotate(obj: Ctx, role: str) -> None:
+    """Replace a join token; the old one stops working at once."""
+    t = obj.client.rotate_token("agent" if role == "worker" else role)
+    new = t.manager if role == "manager" else t.agent
+    click.echo(new)
 
 
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--join", "managers", multiple=True, help="Manager address HOST:PORT (repeatable).")
+@click.option("--join", "join_address", default="", help="A manager's join address HOST:PORT (first start only).")
+@click.option("--token", envvar="DOCKYARD_TOKEN", default="", help="The cluster's agent join token (first start only).")
+@click.option("--manager", "managers", multiple=True, help="Manager API address (repeatable; default: learned at join).")
 @click.option("--name", default="", help="Node name (default: the host name).")
 @click.option("--listen", default="127.0.0.1:0", show_default=True, help="Log service address.")
 @click.option("--runtime", type=click.Choice(["docker", "fake"]), default="docker", show_default=True)
@@ -200,8 +334,13 @@ def manager_start(data_dir: Path, heartbeat_period: float, log_level: str) -> No
 @click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
 @click.option("--cpu", type=float, default=0.0, help="Override the CPU capacity (cores).")
 @click.option("--memory", default="0", help="Override the memory capacity (e.g. 8Gi).")
+@click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @click.option("--log-level", default="INFO", show_default=True)
-def agent(data_dir: Path, managers: Sequence[str], name: str, listen: str, runtime: str, labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str, log_level: str) -> None:
+def agent(
+    data_dir: Path, join_address: str, token: str, managers: Sequence[str], name: str, listen: str, runtime: str,
+    labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str,
+    cert_check_period: float, log_level: str,
+) -> None:
     """Run an agent: this host runs tasks for the cluster."""
     from dockyard import daemons
     from dockyard.units import parse_memory
@@ -210,7 +349,10 @@ def agent(data_dir: Path, managers: Sequence[str], name: str, listen: str, runti
     daemons.run(
         daemons.agent_main(
             data_dir=data_dir,
-            managers=list(managers) or [default_address()],
+            join=join_address,
+            token=token,
+            managers=list(managers),
+            cert_check_period=cert_check_period,
             name=name,
             listen=listen,
             runtime=runtime,

@@ -12,6 +12,7 @@ keeps its field errors).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,7 +21,8 @@ import grpc
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import objects_pb2 as pb
-from dockyard.errors import from_status
+from dockyard.errors import FailedPrecondition, from_status
+from dockyard.pki import NodeIdentity
 from dockyard.grpcutil import CHANNEL_OPTIONS
 
 DEFAULT_ADDRESS = "127.0.0.1:7460"
@@ -31,11 +33,37 @@ def default_address() -> str:
     return os.environ.get("DOCKYARD_ADDR", DEFAULT_ADDRESS)
 
 
+def default_credentials_dir() -> Path:
+    env = os.environ.get("DOCKYARD_CREDENTIALS")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "dockyard" / "credentials"
+
+
+def load_credentials(path: str | Path | None = None) -> NodeIdentity:
+    directory = Path(path) if path else default_credentials_dir()
+    if directory.is_file():
+        directory = directory.parent
+    if not (directory / "node.pem").exists():
+        raise FailedPrecondition(
+            f"no Dockyard credentials in {directory}: `dockyard manager init` and `dockyard dev` write an admin "
+            "credential; point DOCKYARD_CREDENTIALS (or --credentials) at its directory"
+        )
+    return NodeIdentity.load(directory)
+
+
 class Client:
-    def __init__(self, address: str | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, address: str | None = None, credentials: NodeIdentity | str | Path | None = None, timeout: float = 30.0
+    ) -> None:
+        """`credentials`: an admin NodeIdentity, or the directory holding its
+        node.pem (default: DOCKYARD_CREDENTIALS, else ~/.config/dockyard/credentials)."""
         self.address = address or default_address()
         self.timeout = timeout
-        self._channel = grpc.insecure_channel(self.address, options=list(CHANNEL_OPTIONS))
+        identity = credentials if isinstance(credentials, NodeIdentity) else load_credentials(credentials)
+        creds = grpc.ssl_channel_credentials(identity.ca_pem, identity.key_pem, identity.cert_pem)
+        self._channel = grpc.secure_channel(self.address, creds, options=list(CHANNEL_OPTIONS))
         self._stub = cgrpc.ControlStub(self._channel)
 
     def close(self) -> None:
@@ -107,3 +135,17 @@ class Client:
 
     def cluster_info(self) -> cpb.ClusterInfoResponse:
         return self._call(self._stub.ClusterInfo, cpb.ClusterInfoRequest())
+
+    # -- managers and tokens ---------------------------------------------------------
+
+    def list_managers(self) -> list[cpb.ManagerStatus]:
+        return list(self._call(self._stub.ListManagers, cpb.ListManagersRequest()).managers)
+
+    def remove_manager(self, ref: str) -> None:
+        self._call(self._stub.RemoveManager, cpb.RemoveManagerRequest(manager=ref))
+
+    def list_tokens(self) -> cpb.ListTokensResponse:
+        return self._call(self._stub.ListTokens, cpb.ListTokensRequest())
+
+    def rotate_token(self, role: str) -> cpb.ListTokensResponse:
+        return self._call(self._stub.RotateToken, cpb.RotateTokenRequest(role=role))

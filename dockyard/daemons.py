@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import sys
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +41,77 @@ def run(main: Awaitable[Any]) -> None:
     uvloop.run(guarded())
 
 
-def manager_init(data_dir: Path, listen: str, raft_addr: str) -> str:
+def install_credentials(source_dir: Path, target_dir: Path) -> None:
+    """Copy an admin credential (node.pem) where the CLI looks by default."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target_dir.chmod(0o700)
+    tmp = target_dir / "node.pem.tmp"
+    shutil.copyfile(source_dir / "node.pem", tmp)
+    tmp.chmod(0o600)
+    tmp.replace(target_dir / "node.pem")
+
+
+def manager_init(data_dir: Path, listen: str, raft_addr: str, join_listen: str, name: str, cert_lifetime: float) -> Any:
     from manager.config import ManagerConfig
     from manager.daemon import init_cluster
 
-    return init_cluster(ManagerConfig(data_dir=data_dir, listen=listen, raft_addr=raft_addr)).cluster_id
+    config = ManagerConfig(data_dir=data_dir, listen=listen, raft_addr=raft_addr, join_listen=join_listen, name=name)
+    return init_cluster(config, cert_lifetime=cert_lifetime)
+
+
+def manager_join(
+    data_dir: Path, join: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str
+) -> Any:
+    """Join an existing cluster as a manager: get a manager certificate with
+    the token, ask the cluster to add this Raft member, remember it all."""
+    from dockyard.join import join as join_cluster
+    from manager.config import ManagerConfig
+    from manager.daemon import CERTS_DIR, STATE_FILE, ClusterIdentity
+
+    if (data_dir / STATE_FILE).exists():
+        from dockyard.errors import FailedPrecondition
+
+        raise FailedPrecondition(f"{data_dir} already holds a Dockyard manager; start it with `dockyard manager start`")
+
+    async def go() -> ClusterIdentity:
+        import grpc
+
+        from dockyard.api.v1 import control_pb2 as cpb
+        from dockyard.api.v1 import control_pb2_grpc as cgrpc
+        from dockyard.errors import from_status
+        from dockyard.grpcutil import secure_channel
+
+        host = listen.rsplit(":", 1)[0].strip("[]")
+        identity, managers = await join_cluster(join, token, [host])
+        last: Exception | None = None
+        for address in managers:
+            try:
+                async with secure_channel(address, identity) as channel:
+                    resp = await cgrpc.ControlStub(channel).JoinManager(
+                        cpb.JoinManagerRequest(name=name, api_address=listen, raft_address=raft_addr, join_address=join_listen),
+                        timeout=30,
+                    )
+                break
+            except grpc.aio.AioRpcError as e:
+                last = from_status(e.code(), e.details() or "")
+        else:
+            raise last or RuntimeError("the cluster named no manager to join through")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        identity.save(data_dir / CERTS_DIR)
+        cluster = ClusterIdentity(
+            cluster_id=resp.cluster_id,
+            manager_id=resp.manager_id,
+            raft_secret=resp.raft_secret,
+            listen=listen,
+            raft_addr=raft_addr,
+            join_listen=join_listen,
+            name=name,
+            raft_peers=tuple(resp.raft_peers),
+        )
+        cluster.save(data_dir)
+        return cluster
+
+    return asyncio.run(go())
 
 
 def manager_main(data_dir: Path, **overrides: Any) -> Awaitable[None]:
@@ -53,7 +120,10 @@ def manager_main(data_dir: Path, **overrides: Any) -> Awaitable[None]:
 
     async def main() -> None:
         identity = ClusterIdentity.load(data_dir)
-        config = ManagerConfig(data_dir=data_dir, listen=identity.listen, raft_addr=identity.raft_addr, **overrides)
+        config = ManagerConfig(
+            data_dir=data_dir, listen=identity.listen, raft_addr=identity.raft_addr, join_listen=identity.join_listen,
+            name=identity.name, **overrides,
+        )
         await Manager(config, identity).run()
 
     return main()
@@ -64,32 +134,48 @@ def agent_main(**config: Any) -> Awaitable[None]:
     from agent.daemon import Agent
 
     async def main() -> None:
-        await Agent(AgentConfig(**config)).run()
+        agent = await Agent.create(AgentConfig(**config))
+        await agent.run()
 
     return main()
 
 
-def dev_main(data_dir: Path, listen: str, raft_addr: str, agent_options: dict[str, Any], announce: Any) -> Awaitable[None]:
-    """Manager and agent in one process and one event loop."""
+def dev_main(
+    data_dir: Path,
+    listen: str,
+    raft_addr: str,
+    join_listen: str,
+    agent_options: dict[str, Any],
+    announce: Callable[..., None],
+) -> Awaitable[None]:
+    """Manager and agent in one process and one event loop; the agent joins
+    with the cluster's agent token like any other."""
     from agent.config import AgentConfig
     from agent.daemon import Agent
+    from manager.ca import SECURITY_ID
     from manager.config import ManagerConfig
-    from manager.daemon import STATE_FILE, ClusterIdentity, Manager, init_cluster
+    from manager.daemon import ADMIN_DIR, STATE_FILE, ClusterIdentity, Manager, init_cluster
 
     async def main() -> None:
         mdir = data_dir / "manager"
         if not (mdir / STATE_FILE).exists():
-            init_cluster(ManagerConfig(data_dir=mdir, listen=listen, raft_addr=raft_addr))
+            init_cluster(ManagerConfig(data_dir=mdir, listen=listen, raft_addr=raft_addr, join_listen=join_listen, name="dev"))
         identity = ClusterIdentity.load(mdir)
-        manager = Manager(ManagerConfig(data_dir=mdir, listen=identity.listen, raft_addr=identity.raft_addr), identity)
+        manager = Manager(
+            ManagerConfig(data_dir=mdir, listen=identity.listen, raft_addr=identity.raft_addr, join_listen=identity.join_listen, name="dev"),
+            identity,
+        )
         mtask = asyncio.create_task(manager.run())
         await asyncio.wait([mtask, asyncio.create_task(manager.is_leading.wait())], return_when=asyncio.FIRST_COMPLETED)
         if mtask.done():
             mtask.result()
-        agent = Agent(AgentConfig(data_dir=data_dir / "agent", managers=[manager.address], **agent_options))
+        token = manager.store.view().security[SECURITY_ID].agent_token
+        agent = await Agent.create(
+            AgentConfig(data_dir=data_dir / "agent", join=manager.join_address, token=token, **agent_options)
+        )
         atask = asyncio.create_task(agent.run())
         await agent.session.registered.wait()
-        announce(manager.address, identity.cluster_id, os.getpid())
+        announce(manager.address, identity.cluster_id, os.getpid(), mdir / ADMIN_DIR)
         done, pending = await asyncio.wait([mtask, atask], return_when=asyncio.FIRST_COMPLETED)
         for t in pending:
             t.cancel()

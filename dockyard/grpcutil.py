@@ -5,14 +5,15 @@ services, and channel options."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from dockyard.errors import DockyardError, status_code
+from dockyard.errors import DockyardError, PermissionDenied, status_code
+from dockyard.pki import NodeIdentity, PeerIdentity, Role, peer_identity
 
 R = TypeVar("R")
 
@@ -34,13 +35,37 @@ SERVER_OPTIONS: Sequence[tuple[str, Any]] = (
 )
 
 
+def peer_of(context: grpc.aio.ServicerContext) -> PeerIdentity | None:
+    """Who is calling, from the client certificate mutual TLS verified
+    (None on a connection without one: the join port)."""
+    pem = context.auth_context().get("x509_pem_cert")
+    if not pem:
+        return None
+    return peer_identity(pem[0])
+
+
+def require_role(context: grpc.aio.ServicerContext, roles: Iterable[Role]) -> PeerIdentity:
+    peer = peer_of(context)
+    allowed = set(roles)
+    if peer is None:
+        raise PermissionDenied("this call needs a client certificate (mutual TLS)")
+    if peer.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise PermissionDenied(f"a {peer.role.value} certificate may not make this call (allowed: {names})")
+    return peer
+
+
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     """Turn Dockyard errors raised by a unary servicer method into gRPC
-    statuses (the mapping itself lives in dockyard.errors)."""
+    statuses (the mapping itself lives in dockyard.errors). When the servicer
+    has `allowed_roles`, the caller's certificate must carry one of them."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
+            roles = getattr(self, "allowed_roles", None)
+            if roles is not None:
+                require_role(context, roles)
             return await method(self, request, context)
         except DockyardError as e:
             await context.abort(status_code(e), str(e))
@@ -63,4 +88,21 @@ async def set_serving(health_servicer: health.aio.HealthServicer, service_names:
 
 
 def insecure_channel(address: str) -> grpc.aio.Channel:
+    """Only for the join port (the CA service) and tests that say so."""
     return grpc.aio.insecure_channel(address, options=list(CHANNEL_OPTIONS))
+
+
+def server_credentials(identity: NodeIdentity) -> grpc.ServerCredentials:
+    """Mutual TLS: the server presents its node certificate and requires a
+    client certificate signed by the cluster CA."""
+    return grpc.ssl_server_credentials(
+        [(identity.key_pem, identity.cert_pem)], root_certificates=identity.ca_pem, require_client_auth=True
+    )
+
+
+def channel_credentials(identity: NodeIdentity) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(identity.ca_pem, identity.key_pem, identity.cert_pem)
+
+
+def secure_channel(address: str, identity: NodeIdentity) -> grpc.aio.Channel:
+    return grpc.aio.secure_channel(address, channel_credentials(identity), options=list(CHANNEL_OPTIONS))

@@ -151,6 +151,18 @@ def hash_secret(secret: str) -> SecretHash:
     return SecretHash("sha256:" + hashlib.sha256(_HASH_CONTEXT + secret.encode("utf-8", "replace")).hexdigest())
 
 
+def join_proof(secret: str, csr_pem: bytes) -> str:
+    """What a joiner sends instead of its token's secret: HMAC-SHA256 of the
+    CSR under the secret. It proves the joiner knows the secret, and it is
+    useless to anyone who overhears it (it only admits this CSR, whose key
+    stays with the joiner)."""
+    return hmac.new(secret.encode(), csr_pem, hashlib.sha256).hexdigest()
+
+
+def proof_matches(secret: str, csr_pem: bytes, proof: str) -> bool:
+    return hmac.compare_digest(join_proof(secret, csr_pem), proof)
+
+
 def pin_matches(ca_pem: bytes, token: JoinToken) -> bool:
     """Whether `ca_pem` is the CA the token was made for. A joiner checks this on
     the CA certificate the manager sent before trusting it or sending its secret."""

@@ -16,6 +16,11 @@ class ManagerConfig:
     # cluster secret).
     raft_addr: str = "127.0.0.1:7461"
     raft_peers: list[str] = field(default_factory=list)
+    # The CA service for joiners (no client certificate needed there).
+    join_listen: str = "127.0.0.1:7462"
+    name: str = ""
+    # How often a manager checks whether its certificate is due for renewal.
+    cert_check_period: float = 60.0
     # Agents heartbeat at this period; a node is down after period x
     # heartbeat_grace_factor without one (DESIGN.md section 4: x 3).
     heartbeat_period: float = 5.0

@@ -23,8 +23,10 @@ from dockyard.api.v1 import dispatcher_pb2 as dpb
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
-from dockyard.errors import Conflict, FailedPrecondition, FieldError, InvalidArgument, NotFound, status_code
-from dockyard.grpcutil import insecure_channel, rpc
+from dockyard.errors import Conflict, FailedPrecondition, FieldError, InvalidArgument, NotFound, PermissionDenied, status_code
+from dockyard.grpcutil import require_role, rpc
+from dockyard.pki import Role
+from manager.ca import cluster_security, rotate_token
 from dockyard.jobspec import validate_job_spec
 from manager.jobstatus import summarize
 from manager.membership import Membership
@@ -55,6 +57,8 @@ def check_spec(spec: pb.JobSpec) -> pb.JobSpec:
 
 
 class Control(cgrpc.ControlServicer):
+    allowed_roles = (Role.ADMIN, Role.MANAGER)
+
     def __init__(
         self,
         store: Store,
@@ -63,10 +67,10 @@ class Control(cgrpc.ControlServicer):
         manager_id: str,
         sched_config: sch.SchedulerConfig,
         membership: Membership,
-        authorize_join: Callable[[str, str], None],
+        connect: Callable[[str], grpc.aio.Channel],
     ) -> None:
         self.membership = membership
-        self.authorize_join = authorize_join
+        self.connect = connect
         self.store = store
         self.proposer = proposer
         self.cluster_id = cluster_id
@@ -231,6 +235,10 @@ class Control(cgrpc.ControlServicer):
         raise Conflict("the node kept changing; retry")
 
     async def Logs(self, request: cpb.LogsRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[cpb.LogLine]:
+        try:
+            require_role(context, self.allowed_roles)
+        except PermissionDenied as e:
+            await context.abort(status_code(e), str(e))
         view = self.store.view()
         job = view.job_by_name(request.job)
         if job is None:
@@ -245,7 +253,7 @@ class Control(cgrpc.ControlServicer):
         async def pump(node: pb.Node, tasks: list[pb.Task]) -> None:
             slots = {t.meta.id: t.slot for t in tasks}
             try:
-                async with insecure_channel(node.address) as channel:
+                async with self.connect(node.address) as channel:
                     stub = dgrpc.AgentLogsStub(channel)
                     call = stub.TaskLogs(dpb.TaskLogsRequest(task_ids=list(slots), follow=request.follow, tail=request.tail))
                     async for line in call:
@@ -291,10 +299,24 @@ class Control(cgrpc.ControlServicer):
 
     @rpc
     async def JoinManager(self, request: cpb.JoinManagerRequest, context: grpc.aio.ServicerContext) -> cpb.JoinManagerResponse:
-        self.authorize_join(request.token, "manager")
-        if not request.raft_address or not request.api_address:
-            raise InvalidArgument([FieldError("raft_address", "is required"), FieldError("api_address", "is required")])
-        return await self.membership.join(request)
+        # Only a certificate issued through the manager join token may join.
+        peer = require_role(context, (Role.MANAGER,))
+        missing = [FieldError(f, "is required") for f in ("api_address", "raft_address") if not getattr(request, f)]
+        if missing:
+            raise InvalidArgument(missing)
+        return await self.membership.join(peer.node_id, request)
+
+    @rpc
+    async def ListTokens(self, request: cpb.ListTokensRequest, context: grpc.aio.ServicerContext) -> cpb.ListTokensResponse:
+        require_role(context, (Role.ADMIN,))
+        sec = cluster_security(self.store)
+        return cpb.ListTokensResponse(agent=sec.agent_token, manager=sec.manager_token)
+
+    @rpc
+    async def RotateToken(self, request: cpb.RotateTokenRequest, context: grpc.aio.ServicerContext) -> cpb.ListTokensResponse:
+        require_role(context, (Role.ADMIN,))
+        sec = await rotate_token(self.store, self.proposer, request.role)
+        return cpb.ListTokensResponse(agent=sec.agent_token, manager=sec.manager_token)
 
     @rpc
     async def RemoveManager(self, request: cpb.RemoveManagerRequest, context: grpc.aio.ServicerContext) -> cpb.RemoveManagerResponse:

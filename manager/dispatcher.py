@@ -22,10 +22,12 @@ from dockyard.api.v1 import dispatcher_pb2 as dpb
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
-from dockyard.errors import FailedPrecondition, PermissionDenied, Unavailable, status_code
+from dockyard.errors import FailedPrecondition, PermissionDenied, ResourceExhausted, Unavailable, status_code
 from manager.config import ManagerConfig
-from dockyard.grpcutil import rpc
+from dockyard.grpcutil import require_role, rpc
+from dockyard.pki import Role
 from manager.raft import Proposer
+from manager.ratelimit import RateLimiter
 from manager.store import Store, clone, create, update
 from manager.taskstate import can_advance
 
@@ -40,7 +42,13 @@ class Session:
 
 
 class Dispatcher(dgrpc.DispatcherServicer):
+    """Every call must come from an agent certificate, and an agent may only
+    speak for its own node (its certificate's node id)."""
+
+    allowed_roles = (Role.AGENT,)
+
     def __init__(self, store: Store, proposer: Proposer, config: ManagerConfig) -> None:
+        self.limiter = RateLimiter()
         self.store = store
         self.proposer = proposer
         self.config = config
@@ -91,7 +99,8 @@ class Dispatcher(dgrpc.DispatcherServicer):
     def _grace(self) -> float:
         return self.config.heartbeat_period * self.config.heartbeat_grace_factor
 
-    def _check(self, node_id: str, session_id: str) -> Session:
+    def _check(self, context: grpc.aio.ServicerContext, node_id: str, session_id: str) -> Session:
+        own_node(context, node_id)
         if not self.leading:
             raise Unavailable("this manager is not the leader")
         session = self.sessions.get(node_id)
@@ -103,14 +112,17 @@ class Dispatcher(dgrpc.DispatcherServicer):
 
     @rpc
     async def Register(self, request: dpb.RegisterRequest, context: grpc.aio.ServicerContext) -> dpb.RegisterResponse:
+        node_id = own_node(context, request.node_id or None)
+        if not self.limiter.allow(node_id):
+            raise ResourceExhausted("this node registers too often; wait a few seconds")
         if not self.leading:
             raise Unavailable("this manager is not the leader")
         view = self.store.view()
-        existing = view.nodes.get(request.node_id) if request.node_id else None
+        existing = view.nodes.get(node_id)
         if existing is not None:
             node = clone(existing)
         else:
-            node = pb.Node(meta=pb.Meta(id=request.node_id or uuid.uuid4().hex))
+            node = pb.Node(meta=pb.Meta(id=node_id))
         node.name = request.name or node.name or request.hostname
         node.hostname = request.hostname
         node.address = request.address
@@ -132,11 +144,12 @@ class Dispatcher(dgrpc.DispatcherServicer):
             node_id=node.meta.id,
             session_id=session.session_id,
             heartbeat_period=self.config.heartbeat_period,
+            managers=sorted(m.api_address for m in view.managers.values()),
         )
 
     @rpc
     async def Heartbeat(self, request: dpb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> dpb.HeartbeatResponse:
-        session = self._check(request.node_id, request.session_id)
+        session = self._check(context, request.node_id, request.session_id)
         session.deadline = time.time() + self._grace()
         return dpb.HeartbeatResponse(period=self.config.heartbeat_period)
 
@@ -144,8 +157,8 @@ class Dispatcher(dgrpc.DispatcherServicer):
         self, request: dpb.AssignmentsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[dpb.AssignmentsMessage]:
         try:
-            self._check(request.node_id, request.session_id)
-        except (Unavailable, FailedPrecondition) as e:
+            self._check(context, request.node_id, request.session_id)
+        except (Unavailable, FailedPrecondition, PermissionDenied) as e:
             await context.abort(status_code(e), str(e))
         node_id = request.node_id
         view, watch = self.store.view_and_watch(("tasks",))
@@ -177,7 +190,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
     async def UpdateTaskStatus(
         self, request: dpb.UpdateTaskStatusRequest, context: grpc.aio.ServicerContext
     ) -> dpb.UpdateTaskStatusResponse:
-        self._check(request.node_id, request.session_id)
+        self._check(context, request.node_id, request.session_id)
         for _ in range(5):
             view = self.store.view()
             actions = []
@@ -203,3 +216,11 @@ class Dispatcher(dgrpc.DispatcherServicer):
             # re-read and apply what still advances.
         raise Unavailable("task status kept conflicting with other writes; retry")
 
+
+
+def own_node(context: grpc.aio.ServicerContext, node_id: str | None) -> str:
+    """The caller's node id from its certificate; it must match what it claims."""
+    peer = require_role(context, (Role.AGENT,))
+    if node_id is not None and node_id != peer.node_id:
+        raise PermissionDenied(f"node {peer.node_id} may not act for node {node_id}")
+    return peer.node_id

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable
 
 import grpc
@@ -42,23 +41,33 @@ class Membership:
         self.raft_secret = raft_secret
         self.connect = connect
         self._lock = asyncio.Lock()  # one membership change at a time
+        self._pending: asyncio.Task[None] | None = None
 
-    async def record_self(self, manager_id: str, name: str, api_address: str, raft_address: str) -> None:
+    async def record_self(self, manager_id: str, name: str, api_address: str, raft_address: str, join_address: str) -> None:
         """The leader makes sure its own record is current."""
         view = self.store.view()
         current = view.managers.get(manager_id)
-        want = pb.ManagerNode(meta=pb.Meta(id=manager_id), name=name, api_address=api_address, raft_address=raft_address)
+        want = pb.ManagerNode(
+            meta=pb.Meta(id=manager_id), name=name, api_address=api_address, raft_address=raft_address, join_address=join_address
+        )
         if current is None:
             action = create(want)
-        elif (current.name, current.api_address, current.raft_address) != (name, api_address, raft_address):
+        elif (current.name, current.api_address, current.raft_address, current.join_address) != (
+            name, api_address, raft_address, join_address
+        ):
             want.meta.version = current.meta.version
             action = update(want)
         else:
             return
         await self.proposer.propose(spb.StoreBatch(actions=[action]))
 
-    async def join(self, request: cpb.JoinManagerRequest) -> cpb.JoinManagerResponse:
-        async with self._lock:
+    async def join(self, manager_id: str, request: cpb.JoinManagerRequest) -> cpb.JoinManagerResponse:
+        """Start adding the joiner as a Raft member and answer at once: the
+        change (and anything after it in the log) commits only once the new
+        member runs and has caught up, which it cannot do before it has this
+        answer. Further membership changes wait until this one is done."""
+        await self._lock.acquire()
+        try:
             view = self.store.view()
             for m in view.managers.values():
                 if m.raft_address == request.raft_address or m.api_address == request.api_address:
@@ -66,18 +75,31 @@ class Membership:
                         f"a manager with address {request.api_address} / {request.raft_address} is already a member ({m.name}); remove it first"
                     )
             peers = sorted(m.raft_address for m in view.managers.values())
-            await self.proposer.add_member(request.raft_address)
             manager = pb.ManagerNode(
-                meta=pb.Meta(id=uuid.uuid4().hex),
+                meta=pb.Meta(id=manager_id),
                 name=request.name or request.api_address,
                 api_address=request.api_address,
                 raft_address=request.raft_address,
+                join_address=request.join_address,
             )
+            self._pending = asyncio.create_task(self._finish_join(manager))
+        except BaseException:
+            self._lock.release()
+            raise
+        log.info("event=manager_joining manager=%s api=%s raft=%s", manager_id, request.api_address, request.raft_address)
+        return cpb.JoinManagerResponse(
+            cluster_id=self.cluster_id, manager_id=manager_id, raft_secret=self.raft_secret, raft_peers=peers
+        )
+
+    async def _finish_join(self, manager: pb.ManagerNode) -> None:
+        try:
+            await self.proposer.add_member(manager.raft_address)
             await self.proposer.propose(spb.StoreBatch(actions=[create(manager)]))
-            log.info("event=manager_joined manager=%s api=%s raft=%s", manager.meta.id, manager.api_address, manager.raft_address)
-            return cpb.JoinManagerResponse(
-                cluster_id=self.cluster_id, manager_id=manager.meta.id, raft_secret=self.raft_secret, raft_peers=peers
-            )
+            log.info("event=manager_joined manager=%s raft=%s", manager.meta.id, manager.raft_address)
+        except Exception as e:  # noqa: BLE001 - logged; the operator can retry or remove the member
+            log.error("event=manager_join_failed manager=%s raft=%s error=%r", manager.meta.id, manager.raft_address, str(e))
+        finally:
+            self._lock.release()
 
     def find(self, ref: str) -> pb.ManagerNode:
         view = self.store.view()

@@ -221,10 +221,9 @@ class RaftProposer:
             change(raft_address, callback=done)
         except Exception as e:  # pysyncobj raises when a change is already in progress
             raise Unavailable(f"could not {what} Raft member {raft_address}: {e}") from None
-        try:
-            await asyncio.wait_for(fut, self.commit_timeout)
-        except TimeoutError:
-            raise Unavailable(f"the membership change for {raft_address} was not committed in time") from None
+        # No timeout: a new member's addition commits once it has caught up,
+        # however long its start takes; the caller decides how long to wait.
+        await fut
 
     def term(self) -> int:
         return int(self._sync.raftCurrentTerm)

@@ -239,16 +239,16 @@ class ListManagersResponse(_message.Message):
     def __init__(self, managers: _Optional[_Iterable[_Union[ManagerStatus, _Mapping]]] = ...) -> None: ...
 
 class JoinManagerRequest(_message.Message):
-    __slots__ = ("token", "name", "api_address", "raft_address")
-    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("name", "api_address", "raft_address", "join_address")
     NAME_FIELD_NUMBER: _ClassVar[int]
     API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
-    token: str
+    JOIN_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     name: str
     api_address: str
     raft_address: str
-    def __init__(self, token: _Optional[str] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ...) -> None: ...
+    join_address: str
+    def __init__(self, name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., join_address: _Optional[str] = ...) -> None: ...
 
 class JoinManagerResponse(_message.Message):
     __slots__ = ("cluster_id", "manager_id", "raft_secret", "raft_peers")
@@ -271,3 +271,21 @@ class RemoveManagerRequest(_message.Message):
 class RemoveManagerResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListTokensRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListTokensResponse(_message.Message):
+    __slots__ = ("agent", "manager")
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    MANAGER_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    manager: str
+    def __init__(self, agent: _Optional[str] = ..., manager: _Optional[str] = ...) -> None: ...
+
+class RotateTokenRequest(_message.Message):
+    __slots__ = ("role",)
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    def __init__(self, role: _Optional[str] = ...) -> None: ...

@@ -105,6 +105,16 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.FromString,
                 _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/dockyard.v1.Control/ListTokens',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RotateToken = channel.unary_unary(
+                '/dockyard.v1.Control/RotateToken',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -194,6 +204,18 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -266,6 +288,16 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RemoveManager,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.ListTokensRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RotateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateToken,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -646,6 +678,60 @@ class Control:
             '/dockyard.v1.Control/RemoveManager',
             dockyard_dot_v1_dot_control__pb2.RemoveManagerRequest.SerializeToString,
             dockyard_dot_v1_dot_control__pb2.RemoveManagerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/ListTokens',
+            dockyard_dot_v1_dot_control__pb2.ListTokensRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/RotateToken',
+            dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

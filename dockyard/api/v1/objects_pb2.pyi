@@ -305,16 +305,18 @@ class Node(_message.Message):
     def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[Resources, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., availability: _Optional[_Union[NodeAvailability, str]] = ..., runtime: _Optional[str] = ..., state_message: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
 
 class ManagerNode(_message.Message):
-    __slots__ = ("meta", "name", "api_address", "raft_address")
+    __slots__ = ("meta", "name", "api_address", "raft_address", "join_address")
     META_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     API_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     RAFT_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    JOIN_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     name: str
     api_address: str
     raft_address: str
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ...) -> None: ...
+    join_address: str
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., join_address: _Optional[str] = ...) -> None: ...
 
 class ClusterSecurity(_message.Message):
     __slots__ = ("meta", "ca_cert_pem", "ca_key_pem", "agent_token", "manager_token", "cert_lifetime")
