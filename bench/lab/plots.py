@@ -105,7 +105,8 @@ def arrival_curve(results: Sequence[RunResult], path: Path) -> bool:
         ax.set_ylabel("allocated (% of capacity)")
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3)
-    axes[0, 0].legend(loc="upper left", fontsize=8)
+    legend_axis = axes[0, resources.index(measured)] if measured in resources else axes[0, 0]
+    legend_axis.legend(loc="lower right", fontsize=8)
     fig.suptitle("Arrival-only: allocation ratio as demand arrives (higher is better)")
     _save(fig, path)
     return True
