@@ -56,9 +56,12 @@ def dockyard_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "dockyard.cli", *args]
 
 
-def run_cli(*args: str, address: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, address: str, credentials: Path, check: bool = False, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        dockyard_cmd("--manager", address, *args), capture_output=True, text=True, timeout=timeout, cwd=REPO
+        dockyard_cmd("--manager", address, "--credentials", str(credentials), *args),
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"dockyard {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
@@ -97,33 +100,114 @@ class Daemon:
 
 
 @dataclass
+class ManagerProc:
+    daemon: Daemon
+    data_dir: Path
+    address: str
+    raft_addr: str
+    join_addr: str
+
+
+@dataclass
 class Cluster:
-    """A manager and agents as separate processes on loopback."""
+    """Managers and agents as separate processes on loopback, secured as in
+    production (certificates, tokens, mutual TLS)."""
 
     root: Path
     runtime: str = "docker"
     heartbeat_period: float = 5.0
-    address: str = ""
-    manager: Daemon | None = None
+    cert_lifetime: str = "2160h"
+    cert_check_period: float = 60.0
+    managers: list[ManagerProc] = field(default_factory=list)
     agents: list[Daemon] = field(default_factory=list)
     _client: Client | None = None
+    _address: str = ""
+
+    @property
+    def credentials(self) -> Path:
+        return self.managers[0].data_dir / "admin"
+
+    @property
+    def address(self) -> str:
+        return self._address or self.managers[0].address
+
+    @address.setter
+    def address(self, value: str) -> None:
+        self._address = value
+        self.reset_client()
+
+    @property
+    def manager(self) -> Daemon | None:
+        return self.managers[0].daemon if self.managers else None
+
+    def _manager_flags(self) -> list[str]:
+        return ["--heartbeat-period", str(self.heartbeat_period), "--cert-check-period", str(self.cert_check_period)]
 
     def start_manager(self, init: bool = True) -> None:
-        mdir = self.root / "manager"
+        """Create the cluster (init) or restart the first manager."""
         if init:
-            port, raft = free_port(), free_port()
-            self.address = f"127.0.0.1:{port}"
-            argv = dockyard_cmd("manager", "init", "--data-dir", str(mdir), "--listen", self.address, "--raft-addr", f"127.0.0.1:{raft}")
+            self.init_manager()
         else:
-            argv = dockyard_cmd("manager", "start", "--data-dir", str(mdir))
-        argv += ["--heartbeat-period", str(self.heartbeat_period)]
-        self.manager = Daemon("manager", argv, self.root / "manager.log")
-        self.manager.start()
+            self.restart_manager(0)
+
+    def init_manager(self) -> ManagerProc:
+        mdir = self.root / "manager-1"
+        address, raft, join = (f"127.0.0.1:{free_port()}" for _ in range(3))
+        argv = dockyard_cmd(
+            "manager", "init", "--data-dir", str(mdir), "--listen", address, "--raft-addr", raft,
+            "--join-listen", join, "--name", "manager-1", "--cert-lifetime", self.cert_lifetime,
+        ) + self._manager_flags()
+        proc = ManagerProc(Daemon("manager-1", argv, self.root / "manager-1.log"), mdir, address, raft, join)
+        self.managers.append(proc)
+        proc.daemon.start()
+        wait_for(lambda: (mdir / "admin" / "node.pem").exists(), timeout=30, what="the admin credential")
         wait_for(lambda: self.client.cluster_info().leader, timeout=30, what="the manager to lead")
+        return proc
+
+    def join_manager(self) -> ManagerProc:
+        n = len(self.managers) + 1
+        mdir = self.root / f"manager-{n}"
+        address, raft, join = (f"127.0.0.1:{free_port()}" for _ in range(3))
+        argv = dockyard_cmd(
+            "manager", "join", "--data-dir", str(mdir), "--join", self.managers[0].join_addr,
+            "--token", self.client.list_tokens().manager, "--listen", address, "--raft-addr", raft,
+            "--join-listen", join, "--name", f"manager-{n}",
+        ) + self._manager_flags()
+        proc = ManagerProc(Daemon(f"manager-{n}", argv, self.root / f"manager-{n}.log"), mdir, address, raft, join)
+        self.managers.append(proc)
+        proc.daemon.start()
+
+        def member() -> bool:
+            return any(m.manager.raft_address == raft and m.reachable for m in self.client.list_managers())
+
+        wait_for(member, timeout=60, what=f"manager-{n} to join")
+        return proc
+
+    def restart_manager(self, index: int) -> None:
+        proc = self.managers[index]
+        argv = dockyard_cmd("manager", "start", "--data-dir", str(proc.data_dir)) + self._manager_flags()
+        proc.daemon = Daemon(proc.daemon.name, argv, proc.daemon.log_path)
+        proc.daemon.start()
+
+    def leader_index(self) -> int | None:
+        for i, m in enumerate(self.managers):
+            if m.daemon.proc is None or m.daemon.proc.poll() is not None:
+                continue
+            try:
+                with Client(m.address, self.credentials, timeout=2) as c:
+                    if c.cluster_info().leader:
+                        return i
+            except Exception:  # noqa: BLE001 - a manager may be down or electing
+                continue
+        return None
+
+    def client_for(self, index: int, timeout: float = 10) -> Client:
+        return Client(self.managers[index].address, self.credentials, timeout=timeout)
 
     def add_agent(self, name: str, labels: dict[str, str] | None = None, extra: list[str] | None = None) -> Daemon:
         argv = dockyard_cmd(
-            "agent", "--data-dir", str(self.root / f"agent-{name}"), "--join", self.address, "--name", name,
+            "agent", "--data-dir", str(self.root / f"agent-{name}"), "--join", self.managers[0].join_addr,
+            "--token", self.client.list_tokens().agent, "--name", name,
             "--runtime", self.runtime, "--container-label", RUN_LABEL,
         )
         for k, v in (labels or {}).items():
@@ -144,7 +228,7 @@ class Cluster:
     @property
     def client(self) -> Client:
         if self._client is None:
-            self._client = Client(self.address, timeout=10)
+            self._client = Client(self.address, self.credentials, timeout=10)
         return self._client
 
     def reset_client(self) -> None:
@@ -153,25 +237,29 @@ class Cluster:
         self._client = None
 
     def cli(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        return run_cli(*args, address=self.address, check=check, timeout=timeout)
+        return run_cli(*args, address=self.address, credentials=self.credentials, check=check, timeout=timeout)
 
     def stop(self) -> None:
         for agent in self.agents:
             agent.stop()
-        if self.manager is not None:
-            self.manager.stop()
+        for m in self.managers:
+            m.daemon.stop()
         self.reset_client()
 
     def logs(self) -> str:
-        parts = [d.log_text()[-4000:] for d in ([self.manager] if self.manager else []) + self.agents]
-        return "\n----\n".join(parts)
+        daemons = [m.daemon for m in self.managers] + self.agents
+        return "\n----\n".join(f"[{d.name}]\n" + d.log_text()[-4000:] for d in daemons)
 
 
 @contextlib.contextmanager
-def cluster(root: Path, agents: int = 1, runtime: str = "docker", heartbeat_period: float = 5.0) -> Iterator[Cluster]:
-    c = Cluster(root, runtime=runtime, heartbeat_period=heartbeat_period)
+def cluster(
+    root: Path, agents: int = 1, runtime: str = "docker", heartbeat_period: float = 5.0, managers: int = 1, **options: Any
+) -> Iterator[Cluster]:
+    c = Cluster(root, runtime=runtime, heartbeat_period=heartbeat_period, **options)
     try:
-        c.start_manager()
+        c.init_manager()
+        for _ in range(managers - 1):
+            c.join_manager()
         for i in range(agents):
             c.add_agent(f"node{i + 1}")
         yield c

@@ -258,7 +258,8 @@ def test_manager_sigkill_keeps_jobs_and_tasks(docker_ready: None, tmp_path: Path
         assert c.manager is not None
         c.manager.kill(signal.SIGKILL)
         c.reset_client()
-        c.start_manager(init=False)
+        c.restart_manager(0)
+        wait_for(lambda: c.client.cluster_info().leader, timeout=30, what="the restarted manager to lead")
         jobs = {j.job.spec.name for j in c.client.list_jobs()}
         assert "durable" in jobs
         tasks_after = {t.meta.id: t.status.container_id for t in c.client.list_tasks(job="durable")}

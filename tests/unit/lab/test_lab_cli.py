@@ -42,8 +42,20 @@ def test_arrival_mode_plots_the_allocation_curve(tmp_path: Path) -> None:
     assert runner.invoke(lab, ["generate", "gpu", "-o", str(workload), "--nodes", "4", "--jobs", "200"]).exit_code == 0
     out = runner.invoke(
         lab,
-        ["run", str(workload), "--mode", "arrival", "--multiple", "1.5", "--policy", "spread",
-         "--html", str(tmp_path / "a.html"), "--json", str(tmp_path / "a.json")],
+        [
+            "run",
+            str(workload),
+            "--mode",
+            "arrival",
+            "--multiple",
+            "1.5",
+            "--policy",
+            "spread",
+            "--html",
+            str(tmp_path / "a.html"),
+            "--json",
+            str(tmp_path / "a.json"),
+        ],
     )
     assert out.exit_code == 0, out.output
     assert (tmp_path / "a_plots" / "arrival_curve.png").exists()

@@ -39,9 +39,7 @@ def test_heavy_tailed_sizes_have_a_heavy_tail() -> None:
 
 def test_bursty_arrivals_cluster_in_time() -> None:
     options = GeneratorOptions(jobs=4000, seed=0, mean_interarrival=1.0)
-    gaps = {
-        kind: np.diff([j.arrival for j in generate(kind, options).jobs]) for kind in ("heavy-tailed", "bursty")
-    }
+    gaps = {kind: np.diff([j.arrival for j in generate(kind, options).jobs]) for kind in ("heavy-tailed", "bursty")}
     # Same long-run rate, far more variable gaps (coefficient of variation).
     assert abs(gaps["bursty"].mean() - gaps["heavy-tailed"].mean()) < 0.3
     cv = {k: g.std() / g.mean() for k, g in gaps.items()}

@@ -65,7 +65,11 @@ jobs:
         ({"nodes": [{"count": 2}]}, "nodes[0].capacity", "required"),
         ({"nodes": [{"count": 0, "capacity": {"cpu": 1, "memory": 1}}]}, "nodes[0].count", ">= 1"),
         ({"nodes": [{"capacity": {"cpu": 1, "memory": "lots"}}]}, "nodes[0].capacity.memory", "invalid size"),
-        ({"nodes": [{"capacity": {"cpu": 1, "memory": 1, "gpu_model": "V100"}}]}, "nodes[0].capacity.gpu_model", "gpus is 0"),
+        (
+            {"nodes": [{"capacity": {"cpu": 1, "memory": 1, "gpu_model": "V100"}}]},
+            "nodes[0].capacity.gpu_model",
+            "gpus is 0",
+        ),
         ({"nodes": [{"capacity": {"cpu": 1, "memory": 1, "cores": 2}}]}, "nodes[0].capacity.cores", "unknown field"),
         ({"jobs": [{"demand": {"cpu": "two"}}]}, "jobs[0].demand.cpu", "number >= 0"),
         ({"jobs": [{"demand": {"cpu": -1}}]}, "jobs[0].demand.cpu", "number >= 0"),

@@ -25,10 +25,26 @@ def _write(path: Path, rows: list[list[object]]) -> Path:
     return path
 
 
-def _google_row(time: int, job: int, index: int, event: int, cpu: str = "", mem: str = "", prio: int = 0) -> list[object]:
+def _google_row(
+    time: int, job: int, index: int, event: int, cpu: str = "", mem: str = "", prio: int = 0
+) -> list[object]:
     # timestamp, missing info, job ID, task index, machine ID, event type,
     # user, scheduling class, priority, CPU, memory, disk, different-machine
-    return [time, "", job, index, "" if event == 0 else 77, event, "alice" if job == 1 else "bob", 2, prio, cpu, mem, "0.001", 0]
+    return [
+        time,
+        "",
+        job,
+        index,
+        "" if event == 0 else 77,
+        event,
+        "alice" if job == 1 else "bob",
+        2,
+        prio,
+        cpu,
+        mem,
+        "0.001",
+        0,
+    ]
 
 
 def test_google2011_task_events(tmp_path: Path) -> None:
@@ -88,7 +104,17 @@ def test_alibaba2018_batch_task(tmp_path: Path) -> None:
 
 
 def test_alibaba2018_accepts_a_header_row(tmp_path: Path) -> None:
-    header = ["task_name", "instance_num", "job_name", "task_type", "status", "start_time", "end_time", "plan_cpu", "plan_mem"]
+    header = [
+        "task_name",
+        "instance_num",
+        "job_name",
+        "task_type",
+        "status",
+        "start_time",
+        "end_time",
+        "plan_cpu",
+        "plan_mem",
+    ]
     path = _write(tmp_path / "batch_task.csv", [header, ["M1", 1, "j", 1, "Terminated", 10, 20, 100, 1]])
     assert read_alibaba2018([path], machines=1).task_count == 1
 
@@ -107,8 +133,19 @@ def _openb(tmp_path: Path) -> tuple[Path, Path]:
     pods = _write(
         tmp_path / "openb_pod_list_default.csv",
         [
-            ["name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec", "qos", "pod_phase",
-             "creation_time", "deletion_time", "scheduled_time"],
+            [
+                "name",
+                "cpu_milli",
+                "memory_mib",
+                "num_gpu",
+                "gpu_milli",
+                "gpu_spec",
+                "qos",
+                "pod_phase",
+                "creation_time",
+                "deletion_time",
+                "scheduled_time",
+            ],
             ["openb-pod-0017", 12000, 16384, 1, 1000, "", "LS", "Running", 1000, "", 1001],
             ["openb-pod-0018", 8000, 30000, 1, 350, "V100M32|V100M16", "BE", "Succeeded", 1010, 1700, 1100],
             ["openb-pod-0019", 88000, 327680, 8, 1000, "V100M32", "Burstable", "Succeeded", 1020, 5020, 1020],
@@ -122,7 +159,11 @@ def test_openb2023_nodes_and_pods(tmp_path: Path) -> None:
     nodes, pods = _openb(tmp_path)
     workload = read_openb2023(nodes, pods)
     shapes = {(g.count, g.cpu, g.memory, g.gpus, g.gpu_model) for g in workload.nodes}
-    assert shapes == {(2, 96.0, 786432 * MiB, 8, "V100M32"), (1, 64.0, 262144 * MiB, 2, "T4"), (1, 32.0, 131072 * MiB, 0, "")}
+    assert shapes == {
+        (2, 96.0, 786432 * MiB, 8, "V100M32"),
+        (1, 64.0, 262144 * MiB, 2, "T4"),
+        (1, 32.0, 131072 * MiB, 0, ""),
+    }
     whole, share, eight, cpu_only = workload.jobs
     assert (whole.gpus, whole.gpu_share, whole.gpu_models, whole.duration, whole.namespace) == (1, 0.0, (), None, "LS")
     assert (share.gpus, share.gpu_share, share.gpu_models) == (0, 0.35, ("V100M32", "V100M16"))
