@@ -18,7 +18,7 @@ import math
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +89,10 @@ def _pct(x: float | None) -> str:
 
 def packing_table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| seed | policy | nodes in cluster | tasks | placed | nodes used | lower bound | used / bound | "
-        "CPU stranded | memory stranded | plan s | placements/s |",
+        (
+            "| seed | policy | nodes in cluster | tasks | placed | nodes used | lower bound | used / bound | "
+            "CPU stranded | memory stranded | plan s | placements/s |"
+        ),
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -161,21 +163,27 @@ def main() -> None:
     if args.append_results:
         load = " ".join(f"{x:.1f}" for x in os.getloadavg())
         text = [
-            f"\n## Scheduler lab ({datetime.now(timezone.utc).strftime('%a %b %d %H:%M:%S UTC %Y')})\n",
-            f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}; load average {load} at the end of the run (other engineers' work shared the "
-            f"machine, so wall times are pessimistic). Command: `PYTHONPATH=. python bench/lab/bench_packing.py "
-            f"{'--scale ' if args.scale else ''}--append-results`.\n",
-            f"Packing: heavy-tailed workload (`dockyard lab generate heavy-tailed --arrivals at-once "
-            f"--mean-duration 0 --jobs {args.jobs}`: lognormal sizes, lognormal memory-per-core ratio, Pareto "
-            f"replicas) submitted at once on 32-core / 128 GiB nodes, cluster sized at 1.5 x the lower bound "
-            f"max_k ceil(sum demand_k / node capacity_k). Stranded: free capacity on nodes that cannot fit the "
-            f"median task because another resource is short, as a share of the cluster's capacity, after the pass. "
-            f"Queue order priority (all equal: FIFO), no preemption, every node considered.\n",
+            f"\n## Scheduler lab ({datetime.now(UTC).strftime('%a %b %d %H:%M:%S UTC %Y')})\n",
+            (
+                f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+                f"numpy {np.__version__}; load average {load} at the end of the run (other engineers' work shared "
+                f"the machine, so wall times are pessimistic). Command: `PYTHONPATH=. python "
+                f"bench/lab/bench_packing.py {'--scale ' if args.scale else ''}--append-results`.\n"
+            ),
+            (
+                f"Packing: heavy-tailed workload (`dockyard lab generate heavy-tailed --arrivals at-once "
+                f"--mean-duration 0 --jobs {args.jobs}`: lognormal sizes, lognormal memory-per-core ratio, Pareto "
+                f"replicas) submitted at once on 32-core / 128 GiB nodes, cluster sized at 1.5 x the lower bound "
+                f"max_k ceil(sum demand_k / node capacity_k). Stranded: free capacity on nodes that cannot fit the "
+                f"median task because another resource is short, as a share of the cluster's capacity, after the "
+                f"pass. Queue order priority (all equal: FIFO), no preemption, every node considered.\n"
+            ),
             table + "\n",
             "\n".join(f"- {v}" for v in found) + "\n",
-            "The same workloads on a tight cluster of 1.05 x the lower bound, where every policy must use almost "
-            "every node, so that stranding and the number of tasks that fit compare like for like:\n",
+            (
+                "The same workloads on a tight cluster of 1.05 x the lower bound, where every policy must use "
+                "almost every node, so that stranding and the number of tasks that fit compare like for like:\n"
+            ),
             tight + "\n",
         ]
         if scale_text:

@@ -57,31 +57,80 @@ def lab() -> None:
 
 @lab.command("run")
 @click.argument("workload", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
-              help="Workload file or trace schema; auto guesses from the file name.")
-@click.option("--policy", "policies", multiple=True, type=click.Choice([p.value for p in Policy]),
-              help="Scoring policy to compare (repeatable; default binpack).")
-@click.option("--queue", "queues", multiple=True, type=click.Choice([q.value for q in QueueOrder]),
-              help="Queue order to compare (repeatable; default priority). Every policy runs with every queue.")
-@click.option("--mode", type=click.Choice(["replay", "arrival"]), default="replay", show_default=True,
-              help="replay: arrivals and completions in virtual time. arrival: shuffled tasks, no departures.")
-@click.option("--interval", type=float, default=1.0, show_default=True,
-              help="Virtual seconds between scheduling passes (0: a pass at every event).")
-@click.option("--multiple", type=float, default=1.0, show_default=True,
-              help="arrival mode: stop when arrived demand reaches this multiple of capacity.")
-@click.option("--arrival-resource", type=click.Choice(RESOURCES), default=None,
-              help="arrival mode: resource arrived demand is measured in (default gpu if any, else cpu).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="auto",
+    show_default=True,
+    help="Workload file or trace schema; auto guesses from the file name.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    type=click.Choice([p.value for p in Policy]),
+    help="Scoring policy to compare (repeatable; default binpack).",
+)
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice([q.value for q in QueueOrder]),
+    help="Queue order to compare (repeatable; default priority). Every policy runs with every queue.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["replay", "arrival"]),
+    default="replay",
+    show_default=True,
+    help="replay: arrivals and completions in virtual time. arrival: shuffled tasks, no departures.",
+)
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Virtual seconds between scheduling passes (0: a pass at every event).",
+)
+@click.option(
+    "--multiple",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="arrival mode: stop when arrived demand reaches this multiple of capacity.",
+)
+@click.option(
+    "--arrival-resource",
+    type=click.Choice(RESOURCES),
+    default=None,
+    help="arrival mode: resource arrived demand is measured in (default gpu if any, else cpu).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Shuffle seed (arrival mode) and tie-break seed.")
 @click.option("--weight", "weights", multiple=True, metavar="NS=W", help="DRF weight of a namespace (repeatable).")
 @click.option("--machines", type=int, default=None, help="Google/Alibaba 2018 traces: number of machines.")
 @click.option("--machine-cpu", type=float, default=None, help="Google/Alibaba 2018 traces: cores per machine.")
 @click.option("--machine-memory", default=None, help="Google/Alibaba 2018 traces: memory per machine, e.g. 128Gi.")
-@click.option("--node-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="openb2023: the openb_node_list CSV (default: found next to the pod list).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write summaries and time series as JSON.")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write an HTML report; its PNG plots go to <name>_plots/ beside it.")
+@click.option(
+    "--node-list",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="openb2023: the openb_node_list CSV (default: found next to the pod list).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write summaries and time series as JSON.",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write an HTML report; its PNG plots go to <name>_plots/ beside it.",
+)
 def run(
     workload: Path,
     fmt: str,
@@ -116,10 +165,12 @@ def run(
     results: list[RunResult] = []
     for policy in policies or ["binpack"]:
         for queue in queue_orders:
-            config = LabConfig(policy=policy, queue=queue, interval=interval, namespace_weights=namespace_weights,
-                               seed=seed)
-            click.echo(f"running {config.label} ({mode}) on {loaded.node_count:,} nodes, {loaded.task_count:,} tasks",
-                       err=True)
+            config = LabConfig(
+                policy=policy, queue=queue, interval=interval, namespace_weights=namespace_weights, seed=seed
+            )
+            click.echo(
+                f"running {config.label} ({mode}) on {loaded.node_count:,} nodes, {loaded.task_count:,} tasks", err=True
+            )
             try:
                 if mode == "arrival":
                     result = arrival_only(loaded, config, multiple=multiple, resource=arrival_resource, seed=seed)
@@ -140,16 +191,28 @@ def run(
 
 @lab.command("generate")
 @click.argument("kind", type=click.Choice(sorted(GENERATORS)))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Workload file to write (.json for JSON, YAML otherwise).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Workload file to write (.json for JSON, YAML otherwise).",
+)
 @click.option("--nodes", type=int, default=100, show_default=True)
 @click.option("--node-cpu", type=float, default=32.0, show_default=True)
 @click.option("--node-memory", default="128Gi", show_default=True)
 @click.option("--jobs", type=int, default=1000, show_default=True)
 @click.option("--arrivals", type=click.Choice(ARRIVALS), default="poisson", show_default=True)
-@click.option("--mean-interarrival", type=float, default=1.0, show_default=True, help="Seconds between jobs, on average.")
-@click.option("--mean-duration", type=float, default=300.0, show_default=True,
-              help="Mean task duration in seconds; 0 makes services that never finish.")
+@click.option(
+    "--mean-interarrival", type=float, default=1.0, show_default=True, help="Seconds between jobs, on average."
+)
+@click.option(
+    "--mean-duration",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Mean task duration in seconds; 0 makes services that never finish.",
+)
 @click.option("--namespaces", type=int, default=3, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 def generate_command(
@@ -183,4 +246,6 @@ def generate_command(
     )
     workload = generate(kind, options)
     save_workload(workload, output)
-    click.echo(f"wrote {output}: {workload.node_count:,} nodes, {len(workload.jobs):,} jobs, {workload.task_count:,} tasks")
+    click.echo(
+        f"wrote {output}: {workload.node_count:,} nodes, {len(workload.jobs):,} jobs, {workload.task_count:,} tasks"
+    )

@@ -53,9 +53,7 @@ class SimCluster:
         self.namespace_usage: IntArray = np.zeros((len(namespaces), len(RESOURCES)), dtype=np.int64)
         self._node_usage: list[dict[int, list[int]]] = [{} for _ in range(self.size)]
         self._labels = labels
-        self._capacity_resources = [
-            Resources(cpu=c[0] / 1000, memory=c[1], disk=c[2]) for c in capacity
-        ]
+        self._capacity_resources = [Resources(cpu=c[0] / 1000, memory=c[1], disk=c[2]) for c in capacity]
         self._snapshot: list[NodeInfo | None] = [None] * self.size
         self._dirty: set[int] = set(range(self.size))
         self._with_usage = False
@@ -79,7 +77,8 @@ class SimCluster:
         devices: tuple[Device, ...] = ()
         if self.gpus[i]:
             devices = tuple(
-                Device(device_id(slot), GPU, share / 1000) for slot, share in enumerate(self.gpu_free[i, : self.gpus[i]].tolist())
+                Device(device_id(slot), GPU, share / 1000)
+                for slot, share in enumerate(self.gpu_free[i, : self.gpus[i]].tolist())
             )
         tasks: tuple[RunningTask, ...] = ()
         if with_usage:
@@ -144,8 +143,11 @@ class SimCluster:
         """Nodes with ``count`` whole free GPUs, or one GPU with ``share`` free."""
         if self.gpu_free.shape[1] == 0:
             return np.full(self.size, count == 0 and share == 0)
+        fits: npt.NDArray[np.bool_]
         if count:
-            return (self.gpu_free == 1000).sum(axis=1) >= count
+            fits = (self.gpu_free == 1000).sum(axis=1) >= count
+            return fits
         if share:
-            return self.gpu_free.max(axis=1) >= share
+            fits = self.gpu_free.max(axis=1) >= share
+            return fits
         return np.ones(self.size, dtype=np.bool_)

@@ -46,9 +46,11 @@ def load_workload(path: str | Path) -> Workload:
         else:
             # The C loader is ~10x faster on generated files of 100k jobs.
             loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-            document = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+            document = yaml.load(text, Loader=loader)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise WorkloadError("", f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
+        raise WorkloadError(
+            "", f"{path} is not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}"
+        ) from error
     return parse_workload(document, default_name=path.stem)
 
 

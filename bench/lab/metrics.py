@@ -47,7 +47,8 @@ def dominant_shares(usage: IntArray, total: IntArray) -> FloatArray:
     if not usable.any() or usage.shape[0] == 0:
         return np.zeros(usage.shape[0])
     shares: FloatArray = usage[:, usable] / total[usable]
-    return shares.max(axis=1)
+    result: FloatArray = shares.max(axis=1)
+    return result
 
 
 def stranded(free: IntArray, reference: IntArray, lacking: BoolArray, total: IntArray) -> FloatArray:

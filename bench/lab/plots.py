@@ -8,22 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from bench.lab.result import RunResult  # noqa: E402
-from bench.lab.tasks import RESOURCES  # noqa: E402
+from bench.lab.result import RunResult
+from bench.lab.tasks import RESOURCES
 
 _UNITS = {"cpu": "CPU", "memory": "memory", "disk": "disk", "gpu": "GPU"}
 
 
 def _colors(results: Sequence[RunResult]) -> dict[str, str]:
-    palette = plt.get_cmap("tab10").colors
-    return {r.label: matplotlib.colors.to_hex(palette[k % len(palette)]) for k, r in enumerate(results)}
+    palette = plt.get_cmap("tab10")
+    return {r.label: matplotlib.colors.to_hex(palette(k % 10)) for k, r in enumerate(results)}
 
 
 def _resources(results: Sequence[RunResult]) -> list[str]:
@@ -33,10 +35,16 @@ def _resources(results: Sequence[RunResult]) -> list[str]:
     return [r for r in RESOURCES if r in names]
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
+def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _peaks(results: Sequence[RunResult]) -> list[tuple[RunResult, dict[str, Any]]]:
+    """(run, its summary's "at_peak" figures) for runs that have them."""
+    pairs = [(r, r.summary().get("at_peak")) for r in results]
+    return [(r, peak) for r, peak in pairs if isinstance(peak, dict)]
 
 
 def utilization(results: Sequence[RunResult], path: Path) -> bool:
@@ -50,8 +58,14 @@ def utilization(results: Sequence[RunResult], path: Path) -> bool:
         column = RESOURCES.index(resource)
         for run in runs:
             times = run.samples["times"]
-            ax.step(times, 100 * run.samples["utilization"][:, column], where="post", color=colors[run.label],
-                    label=run.label, linewidth=1.3)
+            ax.step(
+                times,
+                100 * run.samples["utilization"][:, column],
+                where="post",
+                color=colors[run.label],
+                label=run.label,
+                linewidth=1.3,
+            )
         ax.set_ylabel(f"{_UNITS[resource]} allocated %")
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3)
@@ -95,8 +109,13 @@ def arrival_curve(results: Sequence[RunResult], path: Path) -> bool:
         column = RESOURCES.index(resource)
         for run in runs:
             assert run.curve is not None
-            ax.plot(100 * run.curve.arrived, 100 * run.curve.allocated[:, column], color=colors[run.label],
-                    label=run.label, linewidth=1.5)
+            ax.plot(
+                100 * run.curve.arrived,
+                100 * run.curve.allocated[:, column],
+                color=colors[run.label],
+                label=run.label,
+                linewidth=1.5,
+            )
         if resource == measured:
             top = 100 * max(float(r.curve.arrived.max()) for r in runs if r.curve is not None)
             ax.plot([0, 100, max(top, 100)], [0, 100, 100], color="grey", linestyle="--", linewidth=1, label="ideal")
@@ -113,8 +132,7 @@ def arrival_curve(results: Sequence[RunResult], path: Path) -> bool:
 
 
 def packing(results: Sequence[RunResult], path: Path) -> bool:
-    summaries = [(r, r.summary().get("at_peak")) for r in results]
-    summaries = [(r, s) for r, s in summaries if s]
+    summaries = _peaks(results)
     if not summaries:
         return False
     resources = _resources(results)
@@ -124,8 +142,15 @@ def packing(results: Sequence[RunResult], path: Path) -> bool:
     ratios = [s["nodes_over_bound"] or 0 for _, s in summaries]
     bars = left.bar(range(len(labels)), ratios, color=[colors[label] for label in labels])
     for bar, (_, s) in zip(bars, summaries):
-        left.annotate(f"{s['nodes_used']} / {s['nodes_lower_bound']}\nnodes", (bar.get_x() + bar.get_width() / 2, bar.get_height() / 2),
-                      ha="center", va="center", fontsize=9, color="white", fontweight="bold")
+        left.annotate(
+            f"{s['nodes_used']} / {s['nodes_lower_bound']}\nnodes",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height() / 2),
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white",
+            fontweight="bold",
+        )
     left.axhline(1.0, color="grey", linewidth=1)
     left.axhline(1.05, color="grey", linestyle="--", linewidth=1, label="1.05 x bound")
     left.set_xticks(range(len(labels)), labels, rotation=20, ha="right", fontsize=8)
@@ -148,8 +173,7 @@ def packing(results: Sequence[RunResult], path: Path) -> bool:
 
 
 def shares(results: Sequence[RunResult], path: Path) -> bool:
-    summaries = [(r, r.summary().get("at_peak")) for r in results]
-    summaries = [(r, s) for r, s in summaries if s and s["dominant_shares"]]
+    summaries = [(r, s) for r, s in _peaks(results) if s["dominant_shares"]]
     if not summaries:
         return False
     namespaces = list(summaries[0][1]["dominant_shares"])[:16]
@@ -161,8 +185,13 @@ def shares(results: Sequence[RunResult], path: Path) -> bool:
     x = np.arange(len(namespaces))
     for k, (run, s) in enumerate(summaries):
         values = [s["dominant_shares"].get(ns, 0) for ns in namespaces]
-        ax.bar(x + k * width - 0.4 + width / 2, values, width, color=colors[run.label],
-               label=f"{run.label} (Jain {s['jain']:.3f})")
+        ax.bar(
+            x + k * width - 0.4 + width / 2,
+            values,
+            width,
+            color=colors[run.label],
+            label=f"{run.label} (Jain {s['jain']:.3f})",
+        )
     ax.set_xticks(x, namespaces, rotation=20 if len(namespaces) > 6 else 0)
     ax.set_ylabel("dominant share")
     ax.set_title("Dominant share per namespace at peak (Jain's index 1 = perfectly even)")

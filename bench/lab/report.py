@@ -31,6 +31,12 @@ def _plain(value: object) -> object:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _namespaces(names: object) -> str:
+    listed = [str(n) for n in names] if isinstance(names, list) else []
+    text = ", ".join(listed[:20])
+    return f"{text}, ... ({len(listed)} in all)" if len(listed) > 20 else text
+
+
 def write_html(workload: Workload, results: Sequence[RunResult], path: Path, command: str = "") -> list[Path]:
     """Write ``path`` and its PNGs into ``<stem>_plots/`` beside it; returns the PNG paths."""
     from bench.lab import plots  # matplotlib only when a report is asked for
@@ -59,7 +65,7 @@ def write_html(workload: Workload, results: Sequence[RunResult], path: Path, com
         for shape, why in list(s.get("unplaced_reasons", {}).items())[:5]:
             reasons += f"<li><b>{html.escape(s['label'])}</b> {html.escape(shape)}: {html.escape(why)}</li>"
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Scheduler lab: {html.escape(str(info['name']))}</title>
+<html><head><meta charset="utf-8"><title>Scheduler lab: {html.escape(str(info["name"]))}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1150px; color: #222; }}
 table {{ border-collapse: collapse; font-size: 14px; }}
@@ -69,15 +75,15 @@ thead th {{ border-bottom: 2px solid #888; }}
 figure {{ margin: 1.5em 0; }} img {{ max-width: 100%; }}
 figcaption {{ color: #666; font-size: 13px; }} code {{ background: #f4f4f4; padding: 1px 4px; }}
 </style></head><body>
-<h1>Scheduler lab: {html.escape(str(info['name']))}</h1>
-<p>{info['nodes']:,} nodes, {info['jobs']:,} jobs, {info['tasks']:,} tasks,
-namespaces: {html.escape(', '.join(map(str, info['namespaces']))[:300])}.
-{f'Command: <code>{html.escape(command)}</code>' if command else ''}</p>
+<h1>Scheduler lab: {html.escape(str(info["name"]))}</h1>
+<p>{info["nodes"]:,} nodes, {info["jobs"]:,} jobs, {info["tasks"]:,} tasks,
+namespaces: {html.escape(_namespaces(info["namespaces"]))}.
+{f"Command: <code>{html.escape(command)}</code>" if command else ""}</p>
 <p>Times marked <i>virtual</i> are simulated seconds; latency and throughput are wall-clock time
 spent inside <code>Scheduler.plan</code>. "Stranded" is free capacity on nodes that cannot run a typical
 (median) task because another resource ran out. "At peak" is the moment of highest allocation.</p>
 <table><thead><tr><th></th>{head}</tr></thead><tbody>{body}</tbody></table>
-{f'<h3>Why tasks stayed pending at the end</h3><ul>{reasons}</ul>' if reasons else ''}
+{f"<h3>Why tasks stayed pending at the end</h3><ul>{reasons}</ul>" if reasons else ""}
 {figures}
 </body></html>
 """

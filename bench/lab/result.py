@@ -160,7 +160,8 @@ class RunResult:
         out: dict[str, Any] = {
             "time": s["times"][pick].round(3).tolist(),
             "utilization": {
-                RESOURCES[c]: np.nan_to_num(s["utilization"][pick, c]).round(4).tolist() for c in self._resource_columns()
+                RESOURCES[c]: np.nan_to_num(s["utilization"][pick, c]).round(4).tolist()
+                for c in self._resource_columns()
             },
             "nodes_used": s["nodes_used"][pick].astype(int).tolist(),
             "lower_bound": s["lower_bound"][pick].astype(int).tolist(),

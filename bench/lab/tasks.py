@@ -97,4 +97,5 @@ class TaskTable:
         """Per-resource median task demand: the reference task for stranding."""
         if not self.size:
             return np.zeros(len(RESOURCES), dtype=np.int64)
-        return np.median(self.demand, axis=0).astype(np.int64)
+        median: IntArray = np.median(self.demand, axis=0).astype(np.int64)
+        return median
