@@ -209,6 +209,7 @@ class Cluster:
             "agent", "--data-dir", str(self.root / f"agent-{name}"), "--join", self.managers[0].join_addr,
             "--token", self.client.list_tokens().agent, "--name", name,
             "--runtime", self.runtime, "--container-label", RUN_LABEL,
+            "--cert-check-period", str(self.cert_check_period),
         )
         for k, v in (labels or {}).items():
             argv += ["--label", f"{k}={v}"]
