@@ -162,6 +162,7 @@ class Cluster:
         proc.daemon.start()
         wait_for(lambda: (mdir / "admin" / "node.pem").exists(), timeout=30, what="the admin credential")
         wait_for(lambda: self.client.cluster_info().leader, timeout=30, what="the manager to lead")
+        wait_for(lambda: self.client.list_tokens().agent, timeout=30, what="the cluster's security settings")
         return proc
 
     def join_manager(self) -> ManagerProc:
