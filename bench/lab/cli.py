@@ -180,7 +180,10 @@ def run(
                 raise click.ClickException(str(error)) from error
             results.append(result)
     click.echo(comparison_table([r.summary() for r in results]))
-    command = "dockyard lab " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a) if sys.argv else ""
+    # Only a real `dockyard ...` command line is worth repeating in a report.
+    command = ""
+    if sys.argv and Path(sys.argv[0]).name == "dockyard":
+        command = " ".join(["dockyard", *(shlex.quote(a) for a in sys.argv[1:])])
     if json_path is not None:
         write_json(report_document(loaded, results, command), json_path)
         click.echo(f"wrote {json_path}", err=True)
