@@ -97,7 +97,22 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
-@click.group()
+class _Commands(click.Group):
+    """The `lab` commands (the scheduler lab, bench/lab) load only when used:
+    they pull in numpy and matplotlib, which the rest of the CLI does not need."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "lab"])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name == "lab":
+            from bench.lab.cli import lab
+
+            return lab
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_Commands)
 @click.option("--manager", "-m", default=default_address, show_default="DOCKYARD_ADDR or 127.0.0.1:7460", help="Manager address HOST:PORT.")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table", help="Output format.")
 @click.option(
