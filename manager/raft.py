@@ -119,6 +119,41 @@ class _LowLatencySyncObj(SyncObj):  # type: ignore[misc]
         if len(log) != before:
             self._SyncObj__pipeNotifier.notify()
 
+    # pysyncobj's leader streams a follower every entry from its next index in
+    # 64 KiB batches and takes each reply's `next_node_idx` as the new next
+    # index. A follower whose log ends in entries of an older term (a deposed
+    # leader's uncommitted writes) answers the first batch "conflict at i, go
+    # back to i" but every later batch "my log ends at e, send from e + 1", so
+    # the leader is set back to e + 1 again and never walks back past the
+    # conflict: a healed old leader stays behind for good (until the leader
+    # compacts its log, up to 5 minutes). Dropping the conflicting suffix when
+    # the conflict is seen (Raft's rule: an entry that conflicts with the
+    # leader's is not committed, delete it and all that follow) makes every
+    # reply agree, so the leader walks back one entry per round trip.
+    def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
+        if isinstance(message, dict) and message.get("type") == "append_entries":
+            self._drop_conflicting_suffix(message)
+        super()._SyncObj__onMessageReceived(node, message)
+
+    def _drop_conflicting_suffix(self, message: dict[str, Any]) -> None:
+        if message.get("term", -1) < self._SyncObj__raftCurrentTerm:
+            return
+        if "prevLogIdx" not in message or message.get("transmission") is not None:
+            return
+        prev_idx, prev_term = message["prevLogIdx"], message["prevLogTerm"]
+        if prev_idx <= self._SyncObj__raftCommitIndex:
+            return  # committed entries never conflict with a current leader's
+        entries = self._SyncObj__getEntries(prev_idx)
+        if not entries or entries[0][2] == prev_term:
+            return
+        if self._SyncObj__conf.dynamicMembershipChange:
+            for entry in reversed(entries):
+                change = self._SyncObj__parseChangeClusterRequest(entry[0])
+                if change is not None:
+                    self._SyncObj__doChangeCluster(change, reverse=True)
+        log.info("event=raft_conflict_dropped from_index=%d entries=%d", prev_idx, len(entries))
+        self._SyncObj__deleteEntriesFrom(prev_idx)
+
 
 _UNKNOWN_OUTCOME = {
     FAIL_REASON.DISCARDED,
