@@ -29,10 +29,27 @@ REPO = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 
 
+_used_ports: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port below the kernel's ephemeral range (32768-60999 here), so a
+    daemon restarted on the same port does not find it taken by some
+    outgoing connection's ephemeral port meanwhile."""
+    import random
+
+    for _ in range(1000):
+        port = random.randint(20000, 32000)
+        if port in _used_ports:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _used_ports.add(port)
+        return port
+    raise RuntimeError("no free port in 20000-32000")
 
 
 def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> T:
