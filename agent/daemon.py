@@ -10,16 +10,16 @@ from datetime import UTC, datetime
 import grpc
 
 from agent.config import AgentConfig
+from agent.identity import CERTS_DIR, obtain_identity
 from agent.logs import AgentLogs
 from agent.runtime import RuntimeFailure, TaskRuntime
-from agent.identity import CERTS_DIR, obtain_identity
 from agent.session import AgentSession, StatusReporter
 from agent.worker import Worker
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.errors import DockyardError, FailedPrecondition
+from dockyard.grpcutil import new_server, set_serving
 from dockyard.join import renew
 from dockyard.pki import NodeIdentity
-from dockyard.grpcutil import new_server, set_serving
 
 log = logging.getLogger("dockyard.agent")
 SERVICES = ("dockyard.v1.AgentLogs",)

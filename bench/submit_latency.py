@@ -26,7 +26,15 @@ import uuid
 from pathlib import Path
 
 from dockyard.api.v1 import objects_pb2 as pb
-from tests.cluster import RUN_LABEL, TEST_IMAGE, cluster, docker_client, ensure_test_image, remove_run_containers, wait_for
+from tests.cluster import (
+    RUN_LABEL,
+    TEST_IMAGE,
+    cluster,
+    docker_client,
+    ensure_test_image,
+    remove_run_containers,
+    wait_for,
+)
 
 COMMAND = ["httpd", "-f", "-p", "8080", "-h", "/var/www"]
 
@@ -145,7 +153,7 @@ def main() -> None:
     ]
     print("\n".join(lines))
     if args.record:
-        docker_version = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True).stdout.strip()
+        docker_version = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True, check=False).stdout.strip()
         header = (
             f"\n## Submit-to-running latency ({time.strftime('%Y-%m-%d')})\n\n"
             f"Machine: {platform.machine()}, {_cores()} cores, Python {platform.python_version()}, Docker {docker_version}.\n"

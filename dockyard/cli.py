@@ -32,7 +32,7 @@ def _mem(n: int) -> str:
     for unit, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
         if n >= size:
             v = n / size
-            return f"{v:.1f}{unit}" if v < 10 and v != int(v) else f"{int(round(v))}{unit}"
+            return f"{v:.1f}{unit}" if v < 10 and v != int(v) else f"{round(v)}{unit}"
     return str(n)
 
 

@@ -12,9 +12,9 @@ keeps its field errors).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Self, TypeVar
 
 import grpc
 
@@ -22,8 +22,8 @@ from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.errors import FailedPrecondition, from_status
-from dockyard.pki import NodeIdentity
 from dockyard.grpcutil import CHANNEL_OPTIONS
+from dockyard.pki import NodeIdentity
 
 DEFAULT_ADDRESS = "127.0.0.1:7460"
 T = TypeVar("T")
@@ -69,7 +69,7 @@ class Client:
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

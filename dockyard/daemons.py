@@ -65,7 +65,6 @@ def manager_join(
     """Join an existing cluster as a manager: get a manager certificate with
     the token, ask the cluster to add this Raft member, remember it all."""
     from dockyard.join import join as join_cluster
-    from manager.config import ManagerConfig
     from manager.daemon import CERTS_DIR, STATE_FILE, ClusterIdentity
 
     if (data_dir / STATE_FILE).exists():

@@ -23,11 +23,19 @@ from dockyard.api.v1 import dispatcher_pb2 as dpb
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
-from dockyard.errors import Conflict, FailedPrecondition, FieldError, InvalidArgument, NotFound, PermissionDenied, status_code
+from dockyard.errors import (
+    Conflict,
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    status_code,
+)
 from dockyard.grpcutil import require_role, rpc
+from dockyard.jobspec import validate_job_spec
 from dockyard.pki import Role
 from manager.ca import cluster_security, rotate_token
-from dockyard.jobspec import validate_job_spec
 from manager.jobstatus import summarize
 from manager.membership import Membership
 from manager.raft import Proposer

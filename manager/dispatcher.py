@@ -23,9 +23,9 @@ from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import FailedPrecondition, PermissionDenied, ResourceExhausted, Unavailable, status_code
-from manager.config import ManagerConfig
 from dockyard.grpcutil import require_role, rpc
 from dockyard.pki import Role
+from manager.config import ManagerConfig
 from manager.raft import Proposer
 from manager.ratelimit import RateLimiter
 from manager.store import Store, clone, create, update

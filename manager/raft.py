@@ -254,7 +254,7 @@ class RaftProposer:
 
         try:
             change(raft_address, callback=done)
-        except Exception as e:  # pysyncobj raises when a change is already in progress
+        except Exception as e:  # noqa: BLE001 - pysyncobj raises a bare Exception when a change is in progress
             raise Unavailable(f"could not {what} Raft member {raft_address}: {e}") from None
         # No timeout: a new member's addition commits once it has caught up,
         # however long its start takes; the caller decides how long to wait.

@@ -34,7 +34,7 @@ def generate() -> dict[str, str]:
         out: dict[str, str] = {"__init__.py": INIT}
         for path in sorted((Path(tmp) / "dockyard" / "v1").iterdir()):
             text = path.read_text()
-            text = re.sub(r"^from dockyard\.v1 import", "from dockyard.api.v1 import", text, flags=re.M)
+            text = re.sub(r"^from dockyard\.v1 import", "from dockyard.api.v1 import", text, flags=re.MULTILINE)
             out[path.name] = text
         return out
 

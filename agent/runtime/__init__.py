@@ -10,8 +10,8 @@ from agent.runtime.base import (
     LogRecord,
     PortBinding,
     PortRequest,
-    RuntimeFailure,
     RuntimeEvent,
+    RuntimeFailure,
     TaskRuntime,
 )
 
@@ -21,7 +21,7 @@ __all__ = [
     "LogRecord",
     "PortBinding",
     "PortRequest",
-    "RuntimeFailure",
     "RuntimeEvent",
+    "RuntimeFailure",
     "TaskRuntime",
 ]

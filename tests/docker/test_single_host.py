@@ -86,7 +86,7 @@ def test_fixed_published_port_runs_once_per_host(one_host: Cluster, tmp_path: Pa
         return len(running) == 1 and len(pending) == 1
 
     wait_for(one_running_one_pending, timeout=30, what="one task running and one pending")
-    pending = [t for t in one_host.client.list_tasks(job="fixed") if t.pending_reason][0]
+    pending = next(t for t in one_host.client.list_tasks(job="fixed") if t.pending_reason)
     assert "port" in pending.pending_reason
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
     assert "dockyard test image" in body
