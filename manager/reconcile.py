@@ -116,6 +116,7 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapp
         chain.sort(key=lambda t: (t.attempt, t.meta.created_index))
 
     wanted = 0 if job.stopped else job.spec.replicas
+    update_budget = _update_budget(job, by_slot, wanted)
     for slot, chain in by_slot.items():
         if slot > wanted:
             for task in chain:
@@ -147,10 +148,13 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapp
                 d.actions.append(create(new_task(job, slot, latest.attempt)))
                 continue
             if latest.spec_version != job.spec_version and not slot_done(job, latest):
-                # Rolling update, stop-first: replace the stale task now; the
-                # replacement is placed once the old one has released its node.
-                d.actions.append(_shutdown(latest, "replaced by a newer job version"))
-                d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
+                # Rolling update, stop-first, `update.parallelism` slots at a
+                # time: the replacement is placed once the old task has
+                # released its node; the next slot goes when one is running.
+                if update_budget > 0:
+                    update_budget -= 1
+                    d.actions.append(_shutdown(latest, "replaced by a newer job version"))
+                    d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
             continue
         if slot_done(job, latest):
             continue
@@ -166,6 +170,23 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapp
         if not_before > now:
             d.wake(not_before)
     return d
+
+
+def _update_budget(job: pb.Job, by_slot: Mapping[int, list[pb.Task]], wanted: int) -> int:
+    """How many more slots may start replacing a stale task now: the update
+    parallelism (0 = all at once) less the slots whose replacement is not
+    running yet."""
+    parallelism = job.spec.update.parallelism or wanted
+    in_flight = 0
+    for slot in range(1, wanted + 1):
+        chain = by_slot.get(slot, [])
+        if len(chain) < 2:
+            continue
+        latest = chain[-1]
+        replacing = any(t.spec_version != job.spec_version for t in chain[:-1])
+        if replacing and latest.spec_version == job.spec_version and latest.status.state < TS.TASK_STATE_RUNNING and not is_terminal(latest):
+            in_flight += 1
+    return max(0, parallelism - in_flight)
 
 
 def _prune_history(chain: list[pb.Task], d: Decision) -> None:

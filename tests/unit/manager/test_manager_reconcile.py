@@ -461,3 +461,42 @@ def test_repeated_passes_reach_a_fixed_point_with_bounded_history(case: tuple[pb
         assert len(ended_history) <= HISTORY_PER_SLOT
     for slot in range(1, wanted + 1):
         assert by_slot[slot], f"slot {slot} has no task"
+
+
+
+def test_rolling_update_replaces_parallelism_slots_at_a_time() -> None:
+    from dockyard.api.v1 import objects_pb2 as pb
+    from dockyard.api.v1 import store_pb2 as spb
+    from manager.reconcile import reconcile_job
+    from manager.store import Store, clone, update
+
+    store = Store()
+    job = pb.Job(
+        meta=pb.Meta(id="j", version=1), spec_version=1,
+        spec=pb.JobSpec(name="web", type="service", replicas=4, task=pb.TaskSpec(image="a"),
+                        update=pb.UpdatePolicy(parallelism=2)),
+    )
+
+    def apply(actions: list[spb.StoreAction]) -> None:
+        assert store.apply(spb.StoreBatch(atomic=True, actions=actions, timestamp=1.0).SerializeToString()).ok
+
+    def tasks() -> list[pb.Task]:
+        return list(store.view().tasks.values())
+
+    def run(ts: list[pb.Task]) -> None:
+        for t in ts:
+            t2 = clone(t)
+            t2.node_id, t2.status.state = "n", pb.TASK_STATE_RUNNING
+            apply([update(t2)])
+
+    apply(reconcile_job(job, tasks(), 1.0).actions)
+    run(tasks())
+    job.spec.task.image, job.spec_version = "b", 2
+    apply(reconcile_job(job, tasks(), 2.0).actions)
+    new = [t for t in tasks() if t.spec_version == 2]
+    assert len(new) == 2  # two slots at a time
+    creates = [a for a in reconcile_job(job, tasks(), 3.0).actions if a.kind == spb.StoreAction.KIND_CREATE]
+    assert creates == []  # nothing more while those two are not running
+    run(new)
+    apply(reconcile_job(job, tasks(), 4.0).actions)
+    assert len([t for t in tasks() if t.spec_version == 2]) == 4
