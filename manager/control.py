@@ -57,10 +57,16 @@ def check_spec(spec: pb.JobSpec) -> pb.JobSpec:
             sch.parse_constraint(text)
         except ValueError as e:
             errors.append(FieldError(f"placement.constraints[{i}]", str(e)))
+    if spec.task.HasField("health"):
+        errors.append(FieldError("task.health", "health checks are not supported yet by this version of Dockyard"))
+    if spec.update.order == "start-first":
+        errors.append(FieldError("update.order", "start-first is not supported yet; use stop-first"))
+    if spec.update.delay > 0:
+        errors.append(FieldError("update.delay", "a delay between update batches is not supported yet; use 0s"))
+    if spec.type not in SUPPORTED_TYPES:
+        errors.append(FieldError("type", f"{spec.type} jobs are not supported yet (supported: service, batch)"))
     if errors:
         raise InvalidArgument(errors)
-    if spec.type not in SUPPORTED_TYPES:
-        raise InvalidArgument([FieldError("type", f"{spec.type} jobs are not supported yet (supported: service, batch)")])
     return spec
 
 
