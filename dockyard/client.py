@@ -1,3 +1,5 @@
+# The generated gRPC stubs are untyped: their results are the declared messages.
+# mypy: disable-error-code="no-any-return, no-untyped-call"
 """The Python client for Dockyard's control API. The CLI is built on it.
 
     from dockyard import Client

@@ -91,7 +91,7 @@ class _StoreMachine(SyncObjConsumer):  # type: ignore[misc]
         super().__init__()
         self._store = store
 
-    @replicated  # type: ignore[misc]
+    @replicated  # type: ignore[untyped-decorator]
     def apply(self, entry: bytes) -> ApplyResult:
         return self._store.apply(entry)
 

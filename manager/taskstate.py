@@ -14,7 +14,7 @@ FAILURES = frozenset({TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED, TS.TASK_STAT
 
 
 def state_name(state: int) -> str:
-    return pb.TaskState.Name(state).removeprefix("TASK_STATE_").lower()  # type: ignore[arg-type]
+    return pb.TaskState.Name(state).removeprefix("TASK_STATE_").lower()
 
 
 def is_terminal(task: pb.Task) -> bool:
