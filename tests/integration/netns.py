@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ from tests.cluster import REPO, Daemon, dockyard_cmd, wait_for
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=30, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
     return proc
@@ -52,7 +51,7 @@ def unavailable_reason() -> str | None:
     """Why this machine cannot run a netns lab, or None if it can: checked by
     doing it (a probe namespace, bridge and veth, an iptables rule)."""
     if os.geteuid() != 0:
-        return "network namespaces and iptables need root (euid is %d)" % os.geteuid()
+        return f"network namespaces and iptables need root (euid is {os.geteuid()})"
     for tool in ("ip", "iptables"):
         if shutil.which(tool) is None:
             return f"`{tool}` is not installed"
@@ -67,7 +66,7 @@ def unavailable_reason() -> str | None:
     ]
     try:
         for argv in steps:
-            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
             # `iptables -C` exits 1 when the rule is absent: that proves iptables works.
             if proc.returncode != 0 and not (argv[0] == "iptables" and proc.returncode == 1):
                 return f"`{' '.join(argv)}` failed ({proc.returncode}): {proc.stderr.strip()}"
@@ -99,7 +98,7 @@ class NetLab:
     def ns(self, host: str) -> str:
         return f"{self.tag}-{host}"
 
-    def __enter__(self) -> NetLab:
+    def __enter__(self) -> NetLab:  # noqa: PYI034 - a dataclass, not meant to be subclassed
         try:
             _run("ip", "link", "add", self.bridge, "type", "bridge")
             _run("ip", "link", "set", self.bridge, "up")
