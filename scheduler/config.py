@@ -10,7 +10,7 @@ from enum import StrEnum
 class Policy(StrEnum):
     BINPACK = "binpack"  # fill the fullest node that fits: keeps whole nodes free
     SPREAD = "spread"  # least allocated node: smallest blast radius per node
-    ALIGN = "align"  # demand shaped like the node's free space: less stranding
+    ALIGN = "align"  # binpack plus free space left shaped like the demand: less stranding
 
 
 class QueueOrder(StrEnum):

@@ -31,7 +31,7 @@ class GroupPass:
         self.filter = GroupFilter(nodes, requirements)
         everything = slice(None)
         feasible = self.filter.feasible(everything)
-        scores = policy_scores(policy, nodes.capacity, nodes.allocated, requirements.demand)
+        scores = policy_scores(policy, nodes.capacity, nodes.allocated, requirements.demand, nodes.capacity_view)
         self.scores: FloatArray = np.where(feasible, scores, -np.inf)
         self.bucket_codes: IntArray | None = None
         self.bucket_counts: IntArray = np.zeros(0, dtype=np.int64)

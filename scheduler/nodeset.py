@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from scheduler.constraints import Constraint, Op, attribute_value
-from scheduler.resources import DIMENSIONS, MILLI, to_milli
+from scheduler.resources import DIMENSIONS, MILLI, DeviceRequest, to_milli
+from scheduler.scoring import CapacityView, capacity_view
 from scheduler.snapshot import NodeInfo, RunningTask
 
 IntArray = npt.NDArray[np.int64]
@@ -81,10 +82,14 @@ class NodeSet:
         self.ready: BoolArray = np.array([n.ready for n in ordered], dtype=np.bool_)
         self.undrained: BoolArray = np.array([not n.drained for n in ordered], dtype=np.bool_)
         self.total_capacity: list[int] = self.capacity.sum(axis=1).tolist()
+        self.capacity_view: CapacityView = capacity_view(self.capacity)
 
         self.running: list[list[RunningTask]] = [list(n.tasks) for n in ordered]
         self.used_ports: list[set[int]] = [set(n.used_ports) for n in ordered]
         self.namespace_usage: dict[str, list[int]] = {}
+        # Thousandths of devices of each kind a namespace holds: 1000 per
+        # whole device plus every fractional share.
+        self.namespace_device_usage: dict[str, dict[str, int]] = {}
         self._dominant: dict[str, float] = {}
         self._job_nodes: dict[str, dict[int, int]] = {}
         for i, node in enumerate(ordered):
@@ -92,10 +97,15 @@ class NodeSet:
                 self.used_ports[i].update(task.host_ports)
                 per_node = self._job_nodes.setdefault(task.job_id, {})
                 per_node[i] = per_node.get(i, 0) + 1
-                self._charge(task.namespace, task.demand.milli_vector(), +1)
+                self._charge(task.namespace, task.demand.milli_vector(), +1, _device_milli(task.demand.devices))
 
         kinds = sorted({d.kind for n in ordered for d in n.devices})
         self.devices: dict[str, DeviceColumn] = {k: DeviceColumn(k, ordered) for k in kinds}
+        # The cluster's devices of each kind, in thousandths: what DRF divides
+        # a namespace's device usage by.
+        self.device_totals: dict[str, int] = {
+            kind: int(np.count_nonzero(column.shares >= 0)) * MILLI for kind, column in self.devices.items()
+        }
 
         # Built on first use and then kept current by reserve/evict: a plan
         # asks about a few label keys, ports and jobs out of many.
@@ -168,7 +178,10 @@ class NodeSet:
         return counts
 
     def dominant_share(self, namespace: str) -> float:
-        """Largest fraction of any cluster-wide dimension used by ``namespace``."""
+        """Largest fraction of any cluster-wide dimension used by ``namespace``:
+        cpu, memory, disk, and each kind of device (a namespace holding 6 of
+        the cluster's 8 GPUs has a dominant share of at least 0.75, however
+        little CPU it uses). Devices of a kind no node has do not count."""
         # DRF asks for every namespace before each task but only one changes
         # per placement: cache until _charge touches the namespace.
         cached = self._dominant.get(namespace)
@@ -176,6 +189,10 @@ class NodeSet:
             return cached
         usage = self.namespace_usage.get(namespace, ())
         share = max((u / t for u, t in zip(usage, self.total_capacity) if t > 0), default=0.0)
+        for kind, used in self.namespace_device_usage.get(namespace, {}).items():
+            total = self.device_totals.get(kind, 0)
+            if total > 0:
+                share = max(share, used / total)
         self._dominant[namespace] = share
         return share
 
@@ -196,7 +213,10 @@ class NodeSet:
         row = self._allocated_rows[i]
         for d, amount in enumerate(amounts):
             row[d] += amount
-        self._charge(namespace, amounts, +1)
+        device_milli: dict[str, int] = {}
+        for kind, _, milli in device_takes:
+            device_milli[kind] = device_milli.get(kind, 0) + milli
+        self._charge(namespace, amounts, +1, device_milli)
         for port in ports:
             self.used_ports[i].add(port)
             mask = self._port_masks.get(port)
@@ -214,7 +234,7 @@ class NodeSet:
         row = self._allocated_rows[i]
         for d, amount in enumerate(demand):
             row[d] -= amount
-        self._charge(task.namespace, demand, -1)
+        self._charge(task.namespace, demand, -1, _device_milli(task.demand.devices))
         still_used = {p for t in self.running[i] for p in t.host_ports}
         for port in task.host_ports:
             if port not in still_used:
@@ -231,8 +251,20 @@ class NodeSet:
         if counts is not None:
             counts[i] += delta
 
-    def _charge(self, namespace: str, demand: Sequence[int], sign: int) -> None:
+    def _charge(self, namespace: str, demand: Sequence[int], sign: int, devices: dict[str, int]) -> None:
         self._dominant.pop(namespace, None)
         usage = self.namespace_usage.setdefault(namespace, [0] * len(DIMENSIONS))
         for d, amount in enumerate(demand):
             usage[d] += sign * amount
+        if devices:
+            held = self.namespace_device_usage.setdefault(namespace, {})
+            for kind, milli in devices.items():
+                held[kind] = held.get(kind, 0) + sign * milli
+
+
+def _device_milli(requests: Sequence[DeviceRequest]) -> dict[str, int]:
+    """Thousandths of devices per kind that ``requests`` hold."""
+    out: dict[str, int] = {}
+    for request in requests:
+        out[request.kind] = out.get(request.kind, 0) + request.count * MILLI + request.milli_share
+    return out

@@ -40,6 +40,32 @@ def test_align_prefers_free_space_shaped_like_the_task() -> None:
     assert nodes_of(plan) == {"k-0": "cpu-left"}
 
 
+def test_align_packs_instead_of_spreading_over_empty_nodes() -> None:
+    # Pure alignment rated an empty node (free space of the node's shape)
+    # above a used node whose free space is slightly off the task's shape,
+    # and spread the group over the empty nodes. Align must fill n0 first.
+    nodes = [node("n0", cpu=4, memory=8 * GiB, used=Resources(1, 0))]
+    nodes += [node(f"n{k}", cpu=4, memory=8 * GiB) for k in range(1, 4)]
+    plan = Scheduler(SchedulerConfig(policy="align")).plan(nodes, [group("j", count=3, cpu=1, memory=2 * GiB)])
+    assert list(nodes_of(plan).values()) == ["n0", "n0", "n0"]
+
+
+def test_align_puts_a_task_where_its_complement_is_free() -> None:
+    # Two equally allocated nodes (binpack ties): one has CPU left, the other
+    # memory. A memory-heavy task goes where memory is left, so the other
+    # node keeps its CPU for a CPU-heavy task instead of stranding it.
+    nodes = [
+        node("cpu-left", cpu=8, memory=32 * GiB, used=Resources(2, 24 * GiB)),
+        node("mem-left", cpu=8, memory=32 * GiB, used=Resources(6, 8 * GiB)),
+    ]
+    scheduler = Scheduler(SchedulerConfig(policy="align"))
+    assert nodes_of(scheduler.plan(nodes, [group("m", cpu=1, memory=8 * GiB)])) == {"m-0": "mem-left"}
+    assert nodes_of(scheduler.plan(nodes, [group("c", cpu=2, memory=2 * GiB)])) == {"c-0": "cpu-left"}
+    # binpack cannot tell them apart for the memory-heavy task: the tie goes
+    # to the first node by id.
+    assert nodes_of(Scheduler().plan(nodes, [group("m", cpu=1, memory=8 * GiB)])) == {"m-0": "cpu-left"}
+
+
 def test_spread_over_a_label_balances_values() -> None:
     nodes = [
         node("e1", labels={"zone": "east"}),

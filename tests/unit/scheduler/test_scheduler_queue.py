@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from scheduler import Resources, Scheduler, SchedulerConfig
+from scheduler import Device, DeviceRequest, NodeInfo, Resources, RunningTask, Scheduler, SchedulerConfig
 from tests.unit.scheduler.builders import GiB, group, node, running
 
 
@@ -121,3 +121,50 @@ def test_resources_arithmetic() -> None:
     assert total - Resources(2.0, 15, 3) == Resources(0.0, 0, 0)
     assert Resources(1, 10).fits_in(Resources(1, 10))
     assert Resources(1, 11).lacking(Resources(2, 10)) == ("memory",)
+
+
+def _gpu_node(node_id: str, cpu: float, gpu_count: int) -> NodeInfo:
+    return node(
+        node_id, cpu=cpu, memory=64 * GiB, devices=[Device(f"{node_id}-gpu{k}", "gpu") for k in range(gpu_count)]
+    )
+
+
+def _drf_gpu_plan(
+    gpu_request: DeviceRequest, running_tasks: tuple[RunningTask, ...] = (), g_cpu: float = 1
+) -> Counter[str]:
+    # 16 cores and 8 GPUs. G's tasks take g_cpu cores and GPUs, C's 1 core only.
+    nodes = [_gpu_node("n0", 8, 4), _gpu_node("n1", 8, 4)]
+    if running_tasks:  # they hold n0's GPUs
+        held = [Device(f"n0-gpu{k}", "gpu", share_free=0.0) for k in range(4)]
+        nodes[0] = node("n0", cpu=8, memory=64 * GiB, devices=held, tasks=running_tasks)
+    groups = [
+        group("g", count=16, cpu=1, memory=0, namespace="G", demand=Resources(g_cpu, 0, 0, (gpu_request,))),
+        group("c", count=16, cpu=1, memory=0, namespace="C"),
+    ]
+    plan = Scheduler(SchedulerConfig(queue_order="drf", preemption=False)).plan(nodes, groups)
+    return Counter(p.job_id for p in plan.placements)
+
+
+def test_drf_counts_whole_gpus_in_the_dominant_share() -> None:
+    # Each G task holds 1/8 of the GPUs and 1/16 of the cores; C's hold 1/16
+    # of the cores. Counting only cpu/memory/disk, both look alike and split
+    # the cores 8/8, giving G every GPU. DRF on GPUs equalises x/8 = y/16:
+    # G 5 (share 5/8), C 10 (5/8), and the last core to C (name order wins
+    # the tie), after which G's next task finds no core.
+    assert _drf_gpu_plan(DeviceRequest("gpu", count=1)) == {"g": 5, "c": 11}
+
+
+def test_drf_counts_fractional_gpu_shares() -> None:
+    # G's tasks: half a core (1/32 of the cores) and half a GPU (1/16 of the
+    # GPUs). Counting cores only, G would place two tasks per C task (G 16,
+    # C 8). With the shares counted both hold 1/16 per task and alternate:
+    # 10 pairs use 15 cores and C wins the tie for the 16th.
+    assert _drf_gpu_plan(DeviceRequest("gpu", share=0.5), g_cpu=0.5) == {"g": 10, "c": 11}
+
+
+def test_drf_counts_gpus_of_running_tasks() -> None:
+    # G already runs a task holding 4 of the 8 GPUs on 1 core: share 1/2.
+    # C places 8 tasks to catch up, wins the tie at 1/2 (name order), then
+    # they alternate: C 9, G 1 (5/8), C 11, G 2 (6/8), C 13: 15 cores full.
+    held = RunningTask("old", "g-old", 50, Resources(1, 0, 0, (DeviceRequest("gpu", count=4),)), namespace="G")
+    assert _drf_gpu_plan(DeviceRequest("gpu", count=1), (held,)) == {"g": 2, "c": 13}
