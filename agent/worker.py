@@ -147,6 +147,7 @@ class Worker:
 
     async def _start(self, task: pb.Task) -> None:
         task_id = task.meta.id
+        log.info("event=task_starting task=%s job=%s slot=%d image=%s", task_id, task.job_name, task.slot, task.spec.image)
         self._emit(task_id, _status(TS.TASK_STATE_STARTING, "starting container"))
         try:
             c = await self.runtime.start(container_spec(task))
