@@ -7,8 +7,6 @@ import contextlib
 import logging
 from datetime import UTC, datetime
 
-import grpc
-
 from agent.config import AgentConfig
 from agent.identity import CERTS_DIR, obtain_identity
 from agent.logs import AgentLogs
@@ -17,7 +15,7 @@ from agent.session import AgentSession, StatusReporter
 from agent.worker import Worker
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.errors import DockyardError, FailedPrecondition
-from dockyard.grpcutil import new_server, set_serving
+from dockyard.grpcutil import ReloadableServerCredentials, new_server, set_serving
 from dockyard.join import renew
 from dockyard.pki import NodeIdentity
 
@@ -45,7 +43,7 @@ class Agent:
     def __init__(self, config: AgentConfig, identity: NodeIdentity, managers: list[str]) -> None:
         self.config = config
         self.identity = identity
-        self._creds_changed = False
+        self._server_creds = ReloadableServerCredentials(identity)
         config.managers = managers
         # The node's id is its certificate's: a restarted agent is the same
         # node and finds its containers by it.
@@ -55,7 +53,7 @@ class Agent:
         self.worker = Worker(self.runtime, self.reporter.add)
         self.server, self._health = new_server(SERVICES)
         dgrpc.add_AgentLogsServicer_to_server(AgentLogs(self.runtime), self.server)
-        port = self.server.add_secure_port(config.listen, self._server_credentials())
+        port = self.server.add_secure_port(config.listen, self._server_creds.credentials)
         if port == 0:
             raise FailedPrecondition(f"cannot listen on {config.listen}")
         host = (config.advertise or config.listen).rsplit(":", 1)[0]
@@ -66,19 +64,6 @@ class Agent:
     async def create(cls, config: AgentConfig) -> Agent:
         identity, managers = await obtain_identity(config)
         return cls(config, identity, managers)
-
-    def _server_credentials(self) -> grpc.ServerCredentials:
-        def config() -> grpc.ServerCertificateConfiguration:
-            ident = self.identity
-            return grpc.ssl_server_certificate_configuration([(ident.key_pem, ident.cert_pem)], root_certificates=ident.ca_pem)
-
-        def fetch() -> grpc.ServerCertificateConfiguration | None:
-            if not self._creds_changed:
-                return None
-            self._creds_changed = False
-            return config()
-
-        return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=True)
 
     async def _renew_certificate(self) -> None:
         """Renew once half the certificate's lifetime has passed, over mutual
@@ -96,7 +81,7 @@ class Agent:
                     continue
                 await asyncio.to_thread(renewed.save, self.config.data_dir / CERTS_DIR)
                 self.identity = renewed
-                self._creds_changed = True
+                self._server_creds.replace(renewed)
                 self.session.reconnect()
                 log.info("event=certificate_renewed node=%s not_after=%s", self.node_id, renewed.not_after.isoformat())
                 break

@@ -100,6 +100,32 @@ def server_credentials(identity: NodeIdentity) -> grpc.ServerCredentials:
     )
 
 
+class ReloadableServerCredentials:
+    """Mutual-TLS server credentials whose certificate can be replaced while
+    the server runs (renewal): gRPC asks `fetch` at each new handshake."""
+
+    def __init__(self, identity: NodeIdentity) -> None:
+        self._identity = identity
+        self._changed = False
+        self.credentials = grpc.dynamic_ssl_server_credentials(
+            self._config(), self._fetch, require_client_authentication=True
+        )
+
+    def replace(self, identity: NodeIdentity) -> None:
+        self._identity = identity
+        self._changed = True
+
+    def _config(self) -> grpc.ServerCertificateConfiguration:
+        ident = self._identity
+        return grpc.ssl_server_certificate_configuration([(ident.key_pem, ident.cert_pem)], root_certificates=ident.ca_pem)
+
+    def _fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        if not self._changed:
+            return None
+        self._changed = False
+        return self._config()
+
+
 def channel_credentials(identity: NodeIdentity) -> grpc.ChannelCredentials:
     return grpc.ssl_channel_credentials(identity.ca_pem, identity.key_pem, identity.cert_pem)
 

@@ -23,7 +23,7 @@ from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import FailedPrecondition
-from dockyard.grpcutil import SERVER_OPTIONS, new_server, secure_channel, set_serving
+from dockyard.grpcutil import SERVER_OPTIONS, ReloadableServerCredentials, new_server, secure_channel, set_serving
 from dockyard.pki import CertificateAuthority, NodeIdentity, Role
 from manager.ca import SECURITY_ID, NodeCAService, new_security
 from manager.config import ManagerConfig
@@ -124,7 +124,7 @@ class Manager:
         self.config = config
         self.identity = identity
         self.node_identity = NodeIdentity.load(config.data_dir / CERTS_DIR)
-        self._creds_changed = False
+        self._server_creds = ReloadableServerCredentials(self.node_identity)
         self.store = Store()
         self.proposer = RaftProposer(
             self.store,
@@ -144,7 +144,7 @@ class Manager:
         cgrpc.add_ControlServicer_to_server(self.control, self.server)
         dgrpc.add_DispatcherServicer_to_server(self.dispatcher, self.server)
         cagrpc.add_NodeCAServicer_to_server(self.ca_service, self.server)
-        self.bound_port = self.server.add_secure_port(identity.listen, self._server_credentials())
+        self.bound_port = self.server.add_secure_port(identity.listen, self._server_creds.credentials)
         if self.bound_port == 0:
             raise FailedPrecondition(f"cannot listen on {identity.listen}")
         self.address = f"{identity.listen.rsplit(':', 1)[0]}:{self.bound_port}"
@@ -161,20 +161,6 @@ class Manager:
         self.is_leading = asyncio.Event()
 
     # -- TLS ---------------------------------------------------------------------
-
-    def _server_credentials(self) -> grpc.ServerCredentials:
-        def config() -> grpc.ServerCertificateConfiguration:
-            ident = self.node_identity
-            return grpc.ssl_server_certificate_configuration([(ident.key_pem, ident.cert_pem)], root_certificates=ident.ca_pem)
-
-        def fetch() -> grpc.ServerCertificateConfiguration | None:
-            # Called for each new handshake: hand over a renewed certificate once.
-            if not self._creds_changed:
-                return None
-            self._creds_changed = False
-            return config()
-
-        return grpc.dynamic_ssl_server_credentials(config(), fetch, require_client_authentication=True)
 
     def connect(self, address: str) -> grpc.aio.Channel:
         """A mutual-TLS channel to another manager or an agent's log service."""
@@ -196,7 +182,7 @@ class Manager:
             )
             await asyncio.to_thread(renewed.save, self.config.data_dir / CERTS_DIR)
             self.node_identity = renewed
-            self._creds_changed = True
+            self._server_creds.replace(renewed)
             log.info("event=certificate_renewed node=%s not_after=%s", self.identity.manager_id, renewed.not_after.isoformat())
 
     # -- lifecycle -----------------------------------------------------------------
