@@ -1,13 +1,15 @@
 """The Raft driver: the only module that imports pysyncobj.
 
 One replicated method, `apply(entry: bytes)`, carries a serialized
-`StoreBatch`; Raft entries are protobuf bytes, never pickled objects of ours.
-Snapshots (pysyncobj's full dump) hold the store's protobuf snapshot bytes.
+`RaftEntry` (a group of `StoreBatch`es); Raft entries are protobuf bytes,
+never pickled objects of ours. Snapshots (pysyncobj's full dump) hold the
+store's protobuf snapshot bytes.
 
 pysyncobj is configured for latency (DESIGN.md section 2): with its default
 `appendEntriesUseBatch=True` a commit waits for the append-entries period
 (~100 ms here); with False a commit takes ~0.4 ms. Batching happens in our
-own layer instead (one entry carries many actions).
+own layer instead: `GroupCommit` sends a lone proposal at once and packs the
+proposals that arrive while an entry is in flight into the next entry.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -92,8 +95,8 @@ class _StoreMachine(SyncObjConsumer):  # type: ignore[misc]
         self._store = store
 
     @replicated  # type: ignore[untyped-decorator]
-    def apply(self, entry: bytes) -> ApplyResult:
-        return self._store.apply(entry)
+    def apply(self, entry: bytes) -> tuple[ApplyResult, ...]:
+        return self._store.apply_entry(entry)
 
     # pysyncobj pickles what these return into its dump file; we hand it the
     # store's protobuf bytes so no object of ours is ever pickled.
@@ -163,6 +166,149 @@ _UNKNOWN_OUTCOME = {
 }
 
 
+# submit(entry, callback): hand one serialized RaftEntry to Raft; callback(results,
+# fail_reason) is called once, from any thread, when it is applied locally or fails.
+SubmitEntry = Callable[[bytes, Callable[[Any, int], None]], None]
+
+_TAG_RAFT_ENTRY_BATCHES = b"\x0a"  # RaftEntry field 1 (batches), wire type 2 (length-delimited)
+
+
+def encode_raft_entry(batches: Sequence[bytes]) -> bytes:
+    """The bytes of `RaftEntry(batches=...)` from already serialized batches:
+    a repeated message field is each element's tag, length and bytes, so the
+    batches are not parsed and serialized a second time."""
+    parts: list[bytes] = []
+    for data in batches:
+        n = len(data)
+        length = bytearray()
+        while n > 0x7F:
+            length.append((n & 0x7F) | 0x80)
+            n >>= 7
+        length.append(n)
+        parts += (_TAG_RAFT_ENTRY_BATCHES, bytes(length), data)
+    return b"".join(parts)
+
+
+@dataclass(slots=True)
+class _Proposal:
+    data: bytes
+    future: asyncio.Future[ApplyResult]
+
+
+@dataclass(slots=True)
+class _Flight:
+    proposals: list[_Proposal]
+    timer: asyncio.TimerHandle | None = None
+
+
+@dataclass(slots=True)
+class GroupCommit:
+    """Group commit: many proposals per Raft entry, one entry in flight.
+
+    A proposal that finds no entry in flight is sent at once, alone (a lone
+    client's latency does not grow); proposals that arrive while an entry is
+    in flight wait and go together, in arrival order, as the next entry when
+    it completes. Each proposal gets its own `ApplyResult`; a failure of the
+    entry (unknown outcome, no leader) goes to every proposal in it.
+
+    Bounds: `max_batches` per entry, and `max_bytes` so that an entry stays
+    under pysyncobj's `appendEntriesBatchSizeBytes` (64 KiB): a larger entry
+    is sent alone in pysyncobj's chunked "transmission", one per round trip.
+    A single batch over `max_bytes` still goes, alone.
+
+    All state lives on one event loop (the first that proposes); `submit`'s
+    callback may come from any thread and is moved onto that loop.
+    """
+
+    submit: SubmitEntry
+    timeout: float = 10.0
+    max_batches: int = 256
+    max_bytes: int = 60 * 1024
+    _queue: deque[_Proposal] = field(default_factory=deque, init=False)
+    _flight: _Flight | None = field(default=None, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+
+    async def propose(self, batch: spb.StoreBatch) -> ApplyResult:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._flight is not None or self._queue:
+                raise RuntimeError("GroupCommit serves one event loop at a time")
+            self._loop = loop
+        proposal = _Proposal(batch.SerializeToString(), loop.create_future())
+        self._queue.append(proposal)
+        if self._flight is None:
+            self._send_next()
+        try:
+            # On timeout wait_for cancels the future: a proposal still queued is
+            # then dropped unsent, one in flight learns nothing more.
+            return await asyncio.wait_for(proposal.future, self.timeout)
+        except TimeoutError:
+            raise Unavailable(f"the write was not committed within {self.timeout:g}s; its outcome is unknown") from None
+
+    def in_flight(self) -> int:
+        """Proposals in the entry in flight (for tests and status)."""
+        return len(self._flight.proposals) if self._flight is not None else 0
+
+    def _send_next(self) -> None:
+        proposals: list[_Proposal] = []
+        size = 0
+        while self._queue and len(proposals) < self.max_batches:
+            nxt = self._queue[0]
+            if nxt.future.done():  # its caller gave up while it waited
+                self._queue.popleft()
+                continue
+            if proposals and size + len(nxt.data) > self.max_bytes:
+                break
+            proposals.append(self._queue.popleft())
+            size += len(nxt.data)
+        if not proposals:
+            return
+        flight = _Flight(proposals)
+        self._flight = flight
+        loop = self._loop
+        assert loop is not None
+        # If Raft never calls back (it queues commands while there is no
+        # leader), the pipeline must not stall behind this entry for good.
+        flight.timer = loop.call_later(self.timeout, self._expire, flight)
+
+        def done(results: Any, error: int) -> None:
+            try:
+                loop.call_soon_threadsafe(self._complete, flight, results, error)
+            except RuntimeError:  # the loop is closed: nobody is waiting
+                pass
+
+        try:
+            self.submit(encode_raft_entry([p.data for p in proposals]), done)
+        except Exception as e:  # noqa: BLE001 - whatever Raft raises, every caller of the entry must hear of it
+            self._complete(flight, None, -1, f"Raft refused the write: {e}")
+
+    def _complete(self, flight: _Flight, results: Any, error: int, message: str = "") -> None:
+        if flight.timer is not None:
+            flight.timer.cancel()
+        proposals = flight.proposals
+        if error == FAIL_REASON.SUCCESS and isinstance(results, tuple) and len(results) == len(proposals):
+            for proposal, result in zip(proposals, results, strict=True):
+                if not proposal.future.done():
+                    proposal.future.set_result(result)
+        else:
+            if error == FAIL_REASON.SUCCESS:
+                message = f"the entry's results do not match its {len(proposals)} batches; outcome unknown"
+            elif error in _UNKNOWN_OUTCOME:
+                message = "the write's outcome is unknown: leadership changed while it was in flight"
+            elif not message:
+                message = f"no Raft leader can take the write (reason {error})"
+            for proposal in proposals:
+                if not proposal.future.done():
+                    proposal.future.set_exception(Unavailable(message))
+        if self._flight is flight:
+            self._flight = None
+            self._send_next()
+
+    def _expire(self, flight: _Flight) -> None:
+        flight.timer = None
+        self._complete(flight, None, FAIL_REASON.UNKNOWN_OUTCOME)
+
+
 class RaftProposer:
     def __init__(
         self,
@@ -199,33 +345,15 @@ class RaftProposer:
         )
         self._machine = _StoreMachine(store)
         self._sync = _LowLatencySyncObj(address, list(peers), conf=conf, consumers=[self._machine])
+        self._group = GroupCommit(self._submit, timeout=commit_timeout)
+
+    def _submit(self, entry: bytes, callback: Callable[[Any, int], None]) -> None:
+        self._machine.apply(entry, callback=callback)
 
     async def propose(self, batch: spb.StoreBatch) -> ApplyResult:
         if not batch.timestamp:
             batch.timestamp = time.time()
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[ApplyResult] = loop.create_future()
-
-        def done(result: ApplyResult | None, error: int) -> None:
-            def settle() -> None:
-                if fut.done():
-                    return
-                if error == FAIL_REASON.SUCCESS and result is not None:
-                    fut.set_result(result)
-                elif error in _UNKNOWN_OUTCOME:
-                    fut.set_exception(Unavailable("the write's outcome is unknown: leadership changed while it was in flight"))
-                else:
-                    fut.set_exception(Unavailable(f"no Raft leader can take the write (reason {error})"))
-
-            loop.call_soon_threadsafe(settle)
-
-        self._machine.apply(batch.SerializeToString(), callback=done)
-        try:
-            return await asyncio.wait_for(fut, self.commit_timeout)
-        except TimeoutError:
-            raise Unavailable(
-                f"the write was not committed within {self.commit_timeout:g}s; its outcome is unknown"
-            ) from None
+        return await self._group.propose(batch)
 
     def is_leader(self) -> bool:
         return bool(self._sync._isLeader())
@@ -248,7 +376,9 @@ class RaftProposer:
                 if error == FAIL_REASON.SUCCESS:
                     fut.set_result(None)
                 else:
-                    fut.set_exception(Unavailable(f"could not {what} Raft member {raft_address} (reason {error}); retry"))
+                    fut.set_exception(
+                        Unavailable(f"could not {what} Raft member {raft_address} (reason {error}); retry")
+                    )
 
             loop.call_soon_threadsafe(settle)
 

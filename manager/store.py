@@ -1,9 +1,10 @@
 """The replicated cluster state: in-memory tables with a version per object.
 
-`Store.apply` is the state machine the Raft log drives. It is total and
-deterministic: it never raises, it reads no clock (timestamps come from the
-batch), and invalid or stale actions are rejected by value, so every replica
-that applies the same log reaches the same state.
+`Store.apply_entry` is the state machine the Raft log drives (one entry is a
+group of batches; `Store.apply` applies one batch on its own). It is total
+and deterministic: it never raises, it reads no clock (timestamps come from
+the batch), and invalid or stale actions are rejected by value, so every
+replica that applies the same log reaches the same state.
 
 Stored messages are never mutated in place: apply replaces them with fresh
 copies, so readers may hold references from a view without copying. Callers
@@ -158,39 +159,59 @@ class Store:
     # -- the state machine -----------------------------------------------
 
     def apply(self, data: bytes) -> ApplyResult:
-        """Apply one Raft entry. Never raises."""
+        """Apply one serialized StoreBatch on its own (`LocalProposer`, tools
+        and tests; the Raft log goes through `apply_entry`). Never raises."""
         batch = spb.StoreBatch()
         with self._lock:
-            self.index += 1
             try:
                 batch.ParseFromString(data)
             except DecodeError:
+                self.index += 1
                 return ApplyResult(self.index, False, ("undecodable entry",))
-            if batch.term:
-                if batch.term < self.max_term:
-                    return ApplyResult(self.index, False, (f"stale term {batch.term} < {self.max_term}",))
-                self.max_term = batch.term
-            staged: dict[tuple[str, str], Message | None] = {}
-            changes: list[Change] = []
-            errors: list[str] = []
-            for action in batch.actions:
-                err = self._stage(action, batch.timestamp, staged, changes)
-                if err:
-                    errors.append(err)
-            if errors and batch.atomic:
-                return ApplyResult(self.index, False, tuple(errors))
-            for (table, obj_id), obj in staged.items():
-                if obj is None:
-                    self._tables[table].pop(obj_id, None)
-                else:
-                    self._tables[table][obj_id] = obj
-            result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
-            if changes:
-                for watch in self._watches:
-                    watch.push(result.changes)
-            for hook in self._applied_hooks:
-                hook(result)
-            return result
+            return self._apply_batch_locked(batch)
+
+    def apply_entry(self, data: bytes) -> tuple[ApplyResult, ...]:
+        """Apply one Raft entry, a serialized RaftEntry: its batches in order,
+        each exactly as `apply` would on its own (own index, atomicity, fencing
+        and result), so a failing batch leaves its neighbours untouched.
+        Never raises: an undecodable entry advances the index once and yields
+        one rejection."""
+        entry = spb.RaftEntry()
+        with self._lock:
+            try:
+                entry.ParseFromString(data)
+            except DecodeError:
+                self.index += 1
+                return (ApplyResult(self.index, False, ("undecodable entry",)),)
+            return tuple(self._apply_batch_locked(batch) for batch in entry.batches)
+
+    def _apply_batch_locked(self, batch: spb.StoreBatch) -> ApplyResult:
+        self.index += 1
+        if batch.term:
+            if batch.term < self.max_term:
+                return ApplyResult(self.index, False, (f"stale term {batch.term} < {self.max_term}",))
+            self.max_term = batch.term
+        staged: dict[tuple[str, str], Message | None] = {}
+        changes: list[Change] = []
+        errors: list[str] = []
+        for action in batch.actions:
+            err = self._stage(action, batch.timestamp, staged, changes)
+            if err:
+                errors.append(err)
+        if errors and batch.atomic:
+            return ApplyResult(self.index, False, tuple(errors))
+        for (table, obj_id), obj in staged.items():
+            if obj is None:
+                self._tables[table].pop(obj_id, None)
+            else:
+                self._tables[table][obj_id] = obj
+        result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
+        if changes:
+            for watch in self._watches:
+                watch.push(result.changes)
+        for hook in self._applied_hooks:
+            hook(result)
+        return result
 
     def _stage(
         self,
@@ -245,7 +266,8 @@ class Store:
         return f"{where}: unknown action kind {action.kind}"
 
     def on_applied(self, hook: Callable[[ApplyResult], None]) -> None:
-        """Called (on the applying thread, under the store lock) after each entry."""
+        """Called (on the applying thread, under the store lock) after each
+        applied batch (not after a batch rejected whole)."""
         self._applied_hooks.append(hook)
 
     # -- snapshots (Raft log compaction) ------------------------------------

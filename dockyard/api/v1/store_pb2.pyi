@@ -52,6 +52,12 @@ class StoreBatch(_message.Message):
     timestamp: float
     def __init__(self, term: _Optional[int] = ..., atomic: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[StoreAction, _Mapping]]] = ..., timestamp: _Optional[float] = ...) -> None: ...
 
+class RaftEntry(_message.Message):
+    __slots__ = ("batches",)
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    batches: _containers.RepeatedCompositeFieldContainer[StoreBatch]
+    def __init__(self, batches: _Optional[_Iterable[_Union[StoreBatch, _Mapping]]] = ...) -> None: ...
+
 class StoreSnapshot(_message.Message):
     __slots__ = ("index", "max_term", "nodes", "jobs", "tasks", "managers", "security")
     INDEX_FIELD_NUMBER: _ClassVar[int]
