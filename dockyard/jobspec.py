@@ -44,6 +44,7 @@ from dockyard.units import format_duration, format_memory, parse_duration, parse
 
 __all__ = [
     "check_constraint",
+    "check_device_kind",
     "job_spec_to_dict",
     "load_job_file",
     "parse_job",
@@ -87,6 +88,11 @@ _INT64_MAX = 2**63 - 1
 _LABEL = re.compile(r"^[a-z][a-z0-9-]*$")
 _LABEL_KEY = r"[A-Za-z0-9][A-Za-z0-9_.\-/]*"
 _ENV_NAME = re.compile(r"^[^=\x00]+$")
+# Device kinds are short names an operator types (`--device gpu=0,1`) and a
+# job file repeats: no registry of kinds, so keep them plain.
+_DEVICE_KIND = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# More devices of one kind than any host has; a larger count is a typo.
+MAX_DEVICE_COUNT = 1024
 
 
 def _rule(text: str) -> PydanticCustomError:
@@ -208,6 +214,22 @@ def _check_spread(value: str) -> str:
     return value
 
 
+def check_device_kind(kind: str) -> None:
+    """Raise ValueError unless `kind` is a device kind name, e.g. 'gpu'."""
+    if not _DEVICE_KIND.match(kind):
+        raise ValueError(
+            f"device kind must be 1-32 lowercase letters, digits, '-' or '_', starting with a letter (got {kind!r})"
+        )
+
+
+def _device_kind(value: str) -> str:
+    try:
+        check_device_kind(value)
+    except ValueError as exc:
+        raise _rule(str(exc)) from None
+    return value
+
+
 def _check_constraint(value: str) -> str:
     try:
         check_constraint(value)
@@ -245,10 +267,26 @@ class _Section(BaseModel):
         return data
 
 
+class DeviceModel(_Section):
+    kind: Annotated[str, AfterValidator(_device_kind)]
+    count: Annotated[int, Field(ge=0, le=MAX_DEVICE_COUNT)] = 0
+    share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _count_or_share(self) -> DeviceModel:
+        if (self.count > 0) == (self.share > 0):
+            raise _rule("set exactly one of count (whole devices, >= 1) or share (0 < share <= 1 of one device)")
+        if 0 < self.share < 0.001:
+            # The scheduler counts shares in thousandths of a device.
+            raise _rule(f"share must be at least 0.001 (got {self.share!r})")
+        return self
+
+
 class ResourcesModel(_Section):
     cpu: Cores = 0.0
     memory: Size = 0
     disk: Size = 0
+    devices: list[DeviceModel] = []
 
 
 class PortModel(_Section):
@@ -375,6 +413,7 @@ class JobModel(_Section):
 _CHILDREN: dict[type[BaseModel], dict[str, type[BaseModel]]] = {
     JobModel: {"task": TaskModel, "placement": PlacementModel, "update": UpdateModel},
     TaskModel: {"resources": ResourcesModel, "ports": PortModel, "health": HealthModel, "restart": RestartModel},
+    ResourcesModel: {"devices": DeviceModel},
     HealthModel: {"http": HttpCheckModel},
 }
 
@@ -496,7 +535,12 @@ def job_spec_to_dict(spec: pb.JobSpec) -> dict[str, Any]:
         "image": task.image,
         "command": list(task.command),
         "env": dict(sorted(task.env.items())),
-        "resources": {"cpu": res.cpu, "memory": _human_size(res.memory), "disk": _human_size(res.disk)},
+        "resources": {
+            "cpu": res.cpu,
+            "memory": _human_size(res.memory),
+            "disk": _human_size(res.disk),
+            "devices": [_device_dict(d) for d in res.devices],
+        },
         "ports": [{"container": p.container, "published": p.published, "protocol": p.protocol} for p in task.ports],
     }
     if task.HasField("health"):
@@ -540,6 +584,15 @@ def job_spec_to_dict(spec: pb.JobSpec) -> dict[str, Any]:
     }
 
 
+def _device_dict(device: pb.DeviceRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": device.kind}
+    if device.count:
+        out["count"] = device.count
+    if device.share:
+        out["share"] = device.share
+    return out
+
+
 def _human_size(size: int) -> int | str:
     text = format_memory(size)
     return size if text.lstrip("-").isdigit() else text
@@ -560,7 +613,12 @@ def _to_proto(job: JobModel) -> pb.JobSpec:
             image=task.image,
             command=task.command,
             env=task.env,
-            resources=pb.Resources(cpu=task.resources.cpu, memory=task.resources.memory, disk=task.resources.disk),
+            resources=pb.Resources(
+                cpu=task.resources.cpu,
+                memory=task.resources.memory,
+                disk=task.resources.disk,
+                devices=[pb.DeviceRequest(kind=d.kind, count=d.count, share=d.share) for d in task.resources.devices],
+            ),
             ports=[pb.PortSpec(container=p.container, published=p.published, protocol=p.protocol) for p in task.ports],
             restart=pb.RestartPolicy(
                 condition=task.restart.condition or DEFAULT_RESTART_CONDITION[job.type],
@@ -619,6 +677,8 @@ def _from_proto(spec: pb.JobSpec) -> dict[str, Any]:
         put(task, "env", dict(t.env))
         if t.HasField("resources"):
             task["resources"] = {"cpu": t.resources.cpu, "memory": t.resources.memory, "disk": t.resources.disk}
+            if t.resources.devices:
+                task["resources"]["devices"] = [_device_dict(d) for d in t.resources.devices]
         if t.ports:
             ports = []
             for p in t.ports:

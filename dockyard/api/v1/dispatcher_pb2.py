@@ -26,7 +26,7 @@ from dockyard.api.v1 import objects_pb2 as dockyard_dot_v1_dot_objects__pb2
 from dockyard.api.v1 import control_pb2 as dockyard_dot_v1_dot_control__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64ockyard/v1/dispatcher.proto\x12\x0b\x64ockyard.v1\x1a\x19\x64ockyard/v1/objects.proto\x1a\x19\x64ockyard/v1/control.proto\"\x88\x02\n\x0fRegisterRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x38\n\x06labels\x18\x05 \x03(\x0b\x32(.dockyard.v1.RegisterRequest.LabelsEntry\x12(\n\x08\x63\x61pacity\x18\x06 \x01(\x0b\x32\x16.dockyard.v1.Resources\x12\x0f\n\x07runtime\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"w\n\x10RegisterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x18\n\x10heartbeat_period\x18\x03 \x01(\x01\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x10\n\x08managers\x18\x05 \x03(\t\"7\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"#\n\x11HeartbeatResponse\x12\x0e\n\x06period\x18\x01 \x01(\x01\"9\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"U\n\x12\x41ssignmentsMessage\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12 \n\x05tasks\x18\x02 \x03(\x0b\x32\x11.dockyard.v1.Task\x12\x0f\n\x07removed\x18\x03 \x03(\t\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.dockyard.v1.TaskStatus\"n\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\x07updates\x18\x03 \x03(\x0b\x32\x1d.dockyard.v1.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse\"A\n\x0fTaskLogsRequest\x12\x10\n\x08task_ids\x18\x01 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\r2\xd5\x02\n\nDispatcher\x12G\n\x08Register\x12\x1c.dockyard.v1.RegisterRequest\x1a\x1d.dockyard.v1.RegisterResponse\x12J\n\tHeartbeat\x12\x1d.dockyard.v1.HeartbeatRequest\x1a\x1e.dockyard.v1.HeartbeatResponse\x12Q\n\x0b\x41ssignments\x12\x1f.dockyard.v1.AssignmentsRequest\x1a\x1f.dockyard.v1.AssignmentsMessage0\x01\x12_\n\x10UpdateTaskStatus\x12$.dockyard.v1.UpdateTaskStatusRequest\x1a%.dockyard.v1.UpdateTaskStatusResponse2M\n\tAgentLogs\x12@\n\x08TaskLogs\x12\x1c.dockyard.v1.TaskLogsRequest\x1a\x14.dockyard.v1.LogLine0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64ockyard/v1/dispatcher.proto\x12\x0b\x64ockyard.v1\x1a\x19\x64ockyard/v1/objects.proto\x1a\x19\x64ockyard/v1/control.proto\"\xae\x02\n\x0fRegisterRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\x12\x38\n\x06labels\x18\x05 \x03(\x0b\x32(.dockyard.v1.RegisterRequest.LabelsEntry\x12(\n\x08\x63\x61pacity\x18\x06 \x01(\x0b\x32\x16.dockyard.v1.Resources\x12\x0f\n\x07runtime\x18\x07 \x01(\t\x12\x0f\n\x07version\x18\x08 \x01(\t\x12$\n\x07\x64\x65vices\x18\t \x03(\x0b\x32\x13.dockyard.v1.Device\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"w\n\x10RegisterResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12\x18\n\x10heartbeat_period\x18\x03 \x01(\x01\x12\x12\n\ncluster_id\x18\x04 \x01(\t\x12\x10\n\x08managers\x18\x05 \x03(\t\"7\n\x10HeartbeatRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"#\n\x11HeartbeatResponse\x12\x0e\n\x06period\x18\x01 \x01(\x01\"9\n\x12\x41ssignmentsRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\"U\n\x12\x41ssignmentsMessage\x12\x0c\n\x04\x66ull\x18\x01 \x01(\x08\x12 \n\x05tasks\x18\x02 \x03(\x0b\x32\x11.dockyard.v1.Task\x12\x0f\n\x07removed\x18\x03 \x03(\t\"L\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\'\n\x06status\x18\x02 \x01(\x0b\x32\x17.dockyard.v1.TaskStatus\"n\n\x17UpdateTaskStatusRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x12\n\nsession_id\x18\x02 \x01(\t\x12.\n\x07updates\x18\x03 \x03(\x0b\x32\x1d.dockyard.v1.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse\"A\n\x0fTaskLogsRequest\x12\x10\n\x08task_ids\x18\x01 \x03(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0c\n\x04tail\x18\x03 \x01(\r2\xd5\x02\n\nDispatcher\x12G\n\x08Register\x12\x1c.dockyard.v1.RegisterRequest\x1a\x1d.dockyard.v1.RegisterResponse\x12J\n\tHeartbeat\x12\x1d.dockyard.v1.HeartbeatRequest\x1a\x1e.dockyard.v1.HeartbeatResponse\x12Q\n\x0b\x41ssignments\x12\x1f.dockyard.v1.AssignmentsRequest\x1a\x1f.dockyard.v1.AssignmentsMessage0\x01\x12_\n\x10UpdateTaskStatus\x12$.dockyard.v1.UpdateTaskStatusRequest\x1a%.dockyard.v1.UpdateTaskStatusResponse2M\n\tAgentLogs\x12@\n\x08TaskLogs\x12\x1c.dockyard.v1.TaskLogsRequest\x1a\x14.dockyard.v1.LogLine0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,29 +36,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_REGISTERREQUEST_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_REGISTERREQUEST']._serialized_start=100
-  _globals['_REGISTERREQUEST']._serialized_end=364
-  _globals['_REGISTERREQUEST_LABELSENTRY']._serialized_start=319
-  _globals['_REGISTERREQUEST_LABELSENTRY']._serialized_end=364
-  _globals['_REGISTERRESPONSE']._serialized_start=366
-  _globals['_REGISTERRESPONSE']._serialized_end=485
-  _globals['_HEARTBEATREQUEST']._serialized_start=487
-  _globals['_HEARTBEATREQUEST']._serialized_end=542
-  _globals['_HEARTBEATRESPONSE']._serialized_start=544
-  _globals['_HEARTBEATRESPONSE']._serialized_end=579
-  _globals['_ASSIGNMENTSREQUEST']._serialized_start=581
-  _globals['_ASSIGNMENTSREQUEST']._serialized_end=638
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=640
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=725
-  _globals['_TASKSTATUSUPDATE']._serialized_start=727
-  _globals['_TASKSTATUSUPDATE']._serialized_end=803
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=805
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=915
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=917
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=943
-  _globals['_TASKLOGSREQUEST']._serialized_start=945
-  _globals['_TASKLOGSREQUEST']._serialized_end=1010
-  _globals['_DISPATCHER']._serialized_start=1013
-  _globals['_DISPATCHER']._serialized_end=1354
-  _globals['_AGENTLOGS']._serialized_start=1356
-  _globals['_AGENTLOGS']._serialized_end=1433
+  _globals['_REGISTERREQUEST']._serialized_end=402
+  _globals['_REGISTERREQUEST_LABELSENTRY']._serialized_start=357
+  _globals['_REGISTERREQUEST_LABELSENTRY']._serialized_end=402
+  _globals['_REGISTERRESPONSE']._serialized_start=404
+  _globals['_REGISTERRESPONSE']._serialized_end=523
+  _globals['_HEARTBEATREQUEST']._serialized_start=525
+  _globals['_HEARTBEATREQUEST']._serialized_end=580
+  _globals['_HEARTBEATRESPONSE']._serialized_start=582
+  _globals['_HEARTBEATRESPONSE']._serialized_end=617
+  _globals['_ASSIGNMENTSREQUEST']._serialized_start=619
+  _globals['_ASSIGNMENTSREQUEST']._serialized_end=676
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=678
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=763
+  _globals['_TASKSTATUSUPDATE']._serialized_start=765
+  _globals['_TASKSTATUSUPDATE']._serialized_end=841
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=843
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=953
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=955
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=981
+  _globals['_TASKLOGSREQUEST']._serialized_start=983
+  _globals['_TASKLOGSREQUEST']._serialized_end=1048
+  _globals['_DISPATCHER']._serialized_start=1051
+  _globals['_DISPATCHER']._serialized_end=1392
+  _globals['_AGENTLOGS']._serialized_start=1394
+  _globals['_AGENTLOGS']._serialized_end=1471
 # @@protoc_insertion_point(module_scope)

@@ -9,7 +9,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("node_id", "name", "hostname", "address", "labels", "capacity", "runtime", "version")
+    __slots__ = ("node_id", "name", "hostname", "address", "labels", "capacity", "runtime", "version", "devices")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -25,6 +25,7 @@ class RegisterRequest(_message.Message):
     CAPACITY_FIELD_NUMBER: _ClassVar[int]
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     name: str
     hostname: str
@@ -33,7 +34,8 @@ class RegisterRequest(_message.Message):
     capacity: _objects_pb2.Resources
     runtime: str
     version: str
-    def __init__(self, node_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[_objects_pb2.Resources, _Mapping]] = ..., runtime: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Device]
+    def __init__(self, node_id: _Optional[str] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[_objects_pb2.Resources, _Mapping]] = ..., runtime: _Optional[str] = ..., version: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[_objects_pb2.Device, _Mapping]]] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("node_id", "session_id", "heartbeat_period", "cluster_id", "managers")

@@ -69,14 +69,44 @@ class Meta(_message.Message):
     def __init__(self, id: _Optional[str] = ..., version: _Optional[int] = ..., created_index: _Optional[int] = ..., updated_index: _Optional[int] = ..., created_at: _Optional[float] = ..., updated_at: _Optional[float] = ...) -> None: ...
 
 class Resources(_message.Message):
-    __slots__ = ("cpu", "memory", "disk")
+    __slots__ = ("cpu", "memory", "disk", "devices")
     CPU_FIELD_NUMBER: _ClassVar[int]
     MEMORY_FIELD_NUMBER: _ClassVar[int]
     DISK_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     cpu: float
     memory: int
     disk: int
-    def __init__(self, cpu: _Optional[float] = ..., memory: _Optional[int] = ..., disk: _Optional[int] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceRequest]
+    def __init__(self, cpu: _Optional[float] = ..., memory: _Optional[int] = ..., disk: _Optional[int] = ..., devices: _Optional[_Iterable[_Union[DeviceRequest, _Mapping]]] = ...) -> None: ...
+
+class DeviceRequest(_message.Message):
+    __slots__ = ("kind", "count", "share")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    count: int
+    share: float
+    def __init__(self, kind: _Optional[str] = ..., count: _Optional[int] = ..., share: _Optional[float] = ...) -> None: ...
+
+class Device(_message.Message):
+    __slots__ = ("id", "kind")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    kind: str
+    def __init__(self, id: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class TaskDevice(_message.Message):
+    __slots__ = ("kind", "id", "share")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    id: str
+    share: float
+    def __init__(self, kind: _Optional[str] = ..., id: _Optional[str] = ..., share: _Optional[float] = ...) -> None: ...
 
 class PortSpec(_message.Message):
     __slots__ = ("container", "published", "protocol")
@@ -238,7 +268,7 @@ class TaskStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[TaskState, str]] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., exited: _Optional[bool] = ..., exit_code: _Optional[int] = ..., container_id: _Optional[str] = ..., timestamp: _Optional[float] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("meta", "job_id", "job_name", "namespace", "slot", "spec_version", "spec", "priority", "node_id", "desired_state", "status", "pending_reason", "attempt", "not_before", "placement")
+    __slots__ = ("meta", "job_id", "job_name", "namespace", "slot", "spec_version", "spec", "priority", "node_id", "desired_state", "status", "pending_reason", "attempt", "not_before", "placement", "devices")
     META_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +284,7 @@ class Task(_message.Message):
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     job_id: str
     job_name: str
@@ -269,10 +300,11 @@ class Task(_message.Message):
     attempt: int
     not_before: float
     placement: PlacementSpec
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., job_id: _Optional[str] = ..., job_name: _Optional[str] = ..., namespace: _Optional[str] = ..., slot: _Optional[int] = ..., spec_version: _Optional[int] = ..., spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., priority: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[_Union[TaskState, str]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., pending_reason: _Optional[str] = ..., attempt: _Optional[int] = ..., not_before: _Optional[float] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[TaskDevice]
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., job_id: _Optional[str] = ..., job_name: _Optional[str] = ..., namespace: _Optional[str] = ..., slot: _Optional[int] = ..., spec_version: _Optional[int] = ..., spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., priority: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[_Union[TaskState, str]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., pending_reason: _Optional[str] = ..., attempt: _Optional[int] = ..., not_before: _Optional[float] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ..., devices: _Optional[_Iterable[_Union[TaskDevice, _Mapping]]] = ...) -> None: ...
 
 class Node(_message.Message):
-    __slots__ = ("meta", "name", "hostname", "address", "labels", "capacity", "state", "availability", "runtime", "state_message", "version")
+    __slots__ = ("meta", "name", "hostname", "address", "labels", "capacity", "state", "availability", "runtime", "state_message", "version", "devices")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +323,7 @@ class Node(_message.Message):
     RUNTIME_FIELD_NUMBER: _ClassVar[int]
     STATE_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     name: str
     hostname: str
@@ -302,7 +335,8 @@ class Node(_message.Message):
     runtime: str
     state_message: str
     version: str
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[Resources, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., availability: _Optional[_Union[NodeAvailability, str]] = ..., runtime: _Optional[str] = ..., state_message: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[Device]
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., hostname: _Optional[str] = ..., address: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., capacity: _Optional[_Union[Resources, _Mapping]] = ..., state: _Optional[_Union[NodeState, str]] = ..., availability: _Optional[_Union[NodeAvailability, str]] = ..., runtime: _Optional[str] = ..., state_message: _Optional[str] = ..., version: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[Device, _Mapping]]] = ...) -> None: ...
 
 class ManagerNode(_message.Message):
     __slots__ = ("meta", "name", "api_address", "raft_address", "join_address")

@@ -157,7 +157,12 @@ def test_every_wire_field_survives_validation() -> None:
                 "image": "dockyard-test/busybox:1",
                 "command": ["sleep", "1"],
                 "env": {"A": "b"},
-                "resources": {"cpu": 0.5, "memory": "64Mi", "disk": "1Gi"},
+                "resources": {
+                    "cpu": 0.5,
+                    "memory": "64Mi",
+                    "disk": "1Gi",
+                    "devices": [{"kind": "gpu", "count": 2}, {"kind": "gpu", "share": 0.5}],
+                },
                 "ports": [{"container": 53, "published": 5353, "protocol": "udp"}],
                 "health": {"http": {"path": "/h", "port": 8080}, "interval": "7s", "timeout": "2s", "retries": 4},
                 "restart": {"condition": "none", "delay": "3s", "max_attempts": 2},
@@ -179,6 +184,10 @@ def test_every_wire_field_survives_validation() -> None:
         }
     )
 
+    # Fields that exclude each other: http and cmd; a device's count and share
+    # (devices[1] sets the share).
+    exclusive = {"task.health.cmd", "task.resources.devices[0].share"}
+
     def unset_fields(message: Any, prefix: str) -> list[str]:
         missing = []
         for field in message.DESCRIPTOR.fields:
@@ -189,9 +198,9 @@ def test_every_wire_field_survives_validation() -> None:
                     missing += [path] if not items else unset_fields(items[0], path + "[0].")
                 elif message.HasField(field.name):
                     missing += unset_fields(getattr(message, field.name), path + ".")
-                elif path != "task.health.cmd":
+                elif path not in exclusive:
                     missing.append(path)
-            elif not getattr(message, field.name) and path != "task.health.cmd":  # http and cmd exclude each other
+            elif not getattr(message, field.name) and path not in exclusive:
                 missing.append(path)
         return missing
 
@@ -695,6 +704,17 @@ _jobs = st.fixed_dictionaries(
                         "cpu": st.floats(min_value=0, max_value=1024),
                         "memory": st.sampled_from(["64Mi", "1G", 0, 12345]),
                         "disk": st.integers(min_value=0, max_value=2**40),
+                        "devices": st.lists(
+                            st.one_of(
+                                st.fixed_dictionaries(
+                                    {"kind": st.sampled_from(["gpu", "fpga"]), "count": st.integers(1, 8)}
+                                ),
+                                st.fixed_dictionaries(
+                                    {"kind": st.just("gpu"), "share": st.floats(min_value=0.001, max_value=1.0)}
+                                ),
+                            ),
+                            max_size=2,
+                        ),
                     },
                 ),
                 "ports": st.lists(
@@ -851,3 +871,47 @@ def test_other_exceptions_are_internal_and_unknown_codes_are_kept() -> None:
     err = from_status(grpc.StatusCode.DEADLINE_EXCEEDED, "too slow")
     assert type(err) is DockyardError and err.code == "DEADLINE_EXCEEDED" and str(err) == "too slow"
     assert DockyardError.code == "UNKNOWN"
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+
+def _with_devices(devices: object) -> dict[str, Any]:
+    return {"name": "train", "task": {"image": "x", "resources": {"devices": devices}}}
+
+
+def test_devices_whole_and_shared_are_accepted() -> None:
+    spec = parse_job(_with_devices([{"kind": "gpu", "count": 2}, {"kind": "gpu", "share": 0.3}]))
+    assert [(d.kind, d.count, d.share) for d in spec.task.resources.devices] == [("gpu", 2, 0.0), ("gpu", 0, 0.3)]
+    assert validate_job_spec(spec) == spec
+    assert parse_job(job_spec_to_dict(spec)) == spec
+
+
+@pytest.mark.parametrize(
+    ("device", "path", "words"),
+    [
+        ({"kind": "gpu"}, "task.resources.devices[0]", "exactly one of count"),
+        ({"kind": "gpu", "count": 1, "share": 0.5}, "task.resources.devices[0]", "exactly one of count"),
+        ({"kind": "gpu", "count": 0}, "task.resources.devices[0]", "exactly one of count"),
+        ({"kind": "gpu", "share": 1.5}, "task.resources.devices[0].share", "<= 1"),
+        ({"kind": "gpu", "share": 0.0001}, "task.resources.devices[0]", "at least 0.001"),
+        ({"kind": "gpu", "count": -1}, "task.resources.devices[0].count", ">= 0"),
+        ({"kind": "GPU", "count": 1}, "task.resources.devices[0].kind", "lowercase"),
+        ({"kind": "", "count": 1}, "task.resources.devices[0].kind", "lowercase"),
+        ({"kind": "g" * 33, "count": 1}, "task.resources.devices[0].kind", "1-32"),
+        ({"count": 1}, "task.resources.devices[0].kind", ""),
+    ],
+)
+def test_bad_device_requests_name_the_field(device: dict[str, Any], path: str, words: str) -> None:
+    with pytest.raises(InvalidArgument) as exc:
+        parse_job(_with_devices([device]))
+    errors = {e.path: e.rule for e in exc.value.errors}
+    assert path in errors, errors
+    assert words in errors[path]
+    if device.get("count", 0) < 0:
+        return  # a uint32 on the wire cannot say it
+    # The same rule guards the gRPC door.
+    wire = pb.JobSpec(name="train", task=pb.TaskSpec(image="x"))
+    wire.task.resources.devices.append(pb.DeviceRequest(**device))
+    with pytest.raises(InvalidArgument):
+        validate_job_spec(wire)
