@@ -26,6 +26,11 @@ class AgentConfig:
     cpu: float = 0.0
     memory: int = 0
     disk: int = 0
+    # Devices the operator gives this node, kind -> ids (`--device gpu=0,1`).
+    # Named, not probed: the operator knows which devices tasks may use, and
+    # the ids are what the container runtime understands (e.g. GPU indexes
+    # or UUIDs for NVIDIA_VISIBLE_DEVICES).
+    devices: dict[str, list[str]] = field(default_factory=dict)
     # Labels put on every container besides the cluster's and node's own,
     # e.g. a test run's id so the test can clean up exactly what it made.
     container_labels: dict[str, str] = field(default_factory=dict)

@@ -120,6 +120,7 @@ class AgentSession:
                 address=self.advertise,
                 labels=self.config.labels,
                 capacity=capacity,
+                devices=[pb.Device(id=i, kind=kind) for kind, ids in sorted(self.config.devices.items()) for i in ids],
                 runtime=self.config.runtime,
                 version=__version__,
             ),

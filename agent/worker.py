@@ -27,6 +27,20 @@ DEFAULT_STOP_GRACE = 10.0
 Report = Callable[[str, pb.TaskStatus], None]
 
 
+def device_env(task: pb.Task) -> dict[str, str]:
+    """What tells a container which devices it may use: DOCKYARD_DEVICE_IDS
+    (every assigned id, in request order) and, for GPUs,
+    NVIDIA_VISIBLE_DEVICES, which NVIDIA's container runtime reads."""
+    if not task.devices:
+        return {}
+    ids = list(dict.fromkeys(d.id for d in task.devices))
+    env = {"DOCKYARD_DEVICE_IDS": ",".join(ids)}
+    gpus = list(dict.fromkeys(d.id for d in task.devices if d.kind == "gpu"))
+    if gpus:
+        env["NVIDIA_VISIBLE_DEVICES"] = ",".join(gpus)
+    return env
+
+
 def container_spec(task: pb.Task) -> ContainerSpec:
     s = task.spec
     return ContainerSpec(
@@ -36,7 +50,8 @@ def container_spec(task: pb.Task) -> ContainerSpec:
         slot=task.slot,
         image=s.image,
         command=tuple(s.command),
-        env=dict(s.env),
+        # The scheduler's assignment wins over the job's own env.
+        env={**s.env, **device_env(task)},
         cpu=s.resources.cpu,
         memory=s.resources.memory,
         ports=tuple(PortRequest(p.container, p.published, p.protocol or "tcp") for p in s.ports),

@@ -127,6 +127,10 @@ class Dispatcher(dgrpc.DispatcherServicer):
         node.hostname = request.hostname
         node.address = request.address
         node.capacity.CopyFrom(request.capacity)
+        # The operator's list as the agent has it now: a device taken out of
+        # the list is no longer offered (tasks holding it keep running).
+        del node.devices[:]
+        node.devices.extend(request.devices)
         for k, v in request.labels.items():
             node.labels[k] = v
         node.runtime = request.runtime

@@ -22,10 +22,45 @@ from manager.taskstate import TS, holds_resources, is_pending, wants_running
 
 log = logging.getLogger("dockyard.scheduling")
 
+_UNPREEMPTABLE = 2**31 - 1  # above any job priority (job files allow 0-100)
+
 
 def resources_of(spec: pb.TaskSpec) -> sch.Resources:
     r = spec.resources
-    return sch.Resources(cpu=r.cpu, memory=r.memory, disk=r.disk)
+    devices = tuple(sch.DeviceRequest(kind=d.kind, count=d.count, share=d.share) for d in r.devices)
+    return sch.Resources(cpu=r.cpu, memory=r.memory, disk=r.disk, devices=devices)
+
+
+# The scheduler sees device ids qualified by kind ("gpu/0"): ids are unique
+# only per kind on a node, and a Placement names ids without their kind.
+def _qualified(kind: str, device_id: str) -> str:
+    return f"{kind}/{device_id}"
+
+
+def _unqualified(qualified: str) -> tuple[str, str]:
+    kind, _, device_id = qualified.partition("/")
+    return kind, device_id
+
+
+def node_devices(node: pb.Node, tasks: Iterable[pb.Task]) -> tuple[sch.Device, ...]:
+    """The node's devices with their free share: 1 less the shares held by
+    `tasks` (the node's tasks that hold resources)."""
+    held: dict[tuple[str, str], float] = defaultdict(float)
+    for t in tasks:
+        for d in t.devices:
+            held[(d.kind, d.id)] += d.share
+    return tuple(
+        sch.Device(_qualified(d.kind, d.id), d.kind, max(0.0, 1.0 - held.get((d.kind, d.id), 0.0)))
+        for d in node.devices
+    )
+
+
+def task_devices(placement: sch.Placement) -> list[pb.TaskDevice]:
+    out = []
+    for qualified, share in zip(placement.device_ids, placement.device_shares, strict=True):
+        kind, device_id = _unqualified(qualified)
+        out.append(pb.TaskDevice(kind=kind, id=device_id, share=share))
+    return out
 
 
 def fixed_ports(spec: pb.TaskSpec) -> tuple[int, ...]:
@@ -58,11 +93,17 @@ def node_infos(view: View, exclude_job: str = "") -> list[sch.NodeInfo]:
                 ready=node.state == pb.NODE_STATE_READY,
                 drained=node.availability == pb.NODE_AVAILABILITY_DRAIN,
                 used_ports=frozenset(ports),
+                devices=node_devices(node, tasks),
                 tasks=tuple(
                     sch.RunningTask(
                         task_id=t.meta.id,
                         job_id=t.job_id,
-                        priority=t.priority,
+                        # A task already told to shut down still holds its
+                        # resources until its agent reports it ended, but
+                        # evicting it again would free nothing: make it
+                        # unpreemptable (the scheduler never evicts equal or
+                        # higher priority).
+                        priority=t.priority if wants_running(t) else _UNPREEMPTABLE,
                         demand=resources_of(t.spec),
                         host_ports=fixed_ports(t.spec),
                         namespace=t.namespace or "default",
@@ -113,6 +154,21 @@ def pending_groups(tasks: Iterable[pb.Task], now: float) -> tuple[list[sch.TaskG
         first = members[0]
         out.append(task_group(job_id, first.job_name, first, [t.meta.id for t in members], first.meta.created_at))
     return out, wake
+
+
+def preempted_summary(view: View, preemptions: Sequence[sch.Preemption]) -> str:
+    """'2 tasks of job batch (priority 10): a1b2c3d4e5f6, ...' for a placement's evictions."""
+    by_job: dict[str, list[pb.Task]] = defaultdict(list)
+    for pre in preemptions:
+        victim = view.tasks.get(pre.task_id)
+        if victim is not None:
+            by_job[victim.job_name].append(victim)
+    parts = []
+    for job_name, victims in sorted(by_job.items()):
+        noun = "task" if len(victims) == 1 else "tasks"
+        ids = ", ".join(v.meta.id[:12] for v in victims)
+        parts.append(f"{len(victims)} {noun} of job {job_name} (priority {victims[0].priority}): {ids}")
+    return "; ".join(parts)
 
 
 class SchedulingLoop:
@@ -172,12 +228,19 @@ class SchedulingLoop:
     def _plan_actions(self, view: View, plan: sch.Plan, now: float) -> list[spb.StoreAction]:
         actions = []
         names = {n.meta.id: n.name for n in view.nodes.values()}
+        evicted: dict[str, list[sch.Preemption]] = defaultdict(list)
+        for pre in plan.preemptions:
+            evicted[pre.for_task_id].append(pre)
         for p in plan.placements:
             t = clone(view.tasks[p.task_id])
             t.node_id = p.node_id
             t.pending_reason = ""
+            del t.devices[:]
+            t.devices.extend(task_devices(p))
             t.status.state = TS.TASK_STATE_ASSIGNED
             t.status.message = f"assigned to {names.get(p.node_id, p.node_id)}"
+            if p.task_id in evicted:
+                t.status.message += ", preempting " + preempted_summary(view, evicted[p.task_id])
             t.status.timestamp = now
             actions.append(update(t))
         for pre in plan.preemptions:
@@ -188,6 +251,8 @@ class SchedulingLoop:
             t.desired_state = TS.TASK_STATE_SHUTDOWN
             t.status.message = pre.reason
             actions.append(update(t))
+            log.info("event=task_preempted task=%s job=%s node=%s for_task=%s reason=%r",
+                     pre.task_id, victim.job_name, pre.node_id, pre.for_task_id, pre.reason)
         for u in plan.unplaced:
             reason = u.explanation.summary()
             for task_id in u.task_ids:
