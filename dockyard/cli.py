@@ -147,6 +147,84 @@ def _labels(values: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
+def _devices(values: Sequence[str]) -> dict[str, list[str]]:
+    """--device KIND=ID[,ID...] (repeatable) as kind -> ids."""
+    from dockyard.jobspec import check_device_kind
+
+    out: dict[str, list[str]] = {}
+    for v in values:
+        kind, sep, ids_text = v.partition("=")
+        ids = [i.strip() for i in ids_text.split(",")] if sep else []
+        if not sep or not ids or not all(ids):
+            raise click.BadParameter(f"{v!r}: use KIND=ID[,ID...], e.g. gpu=0,1,2,3", param_hint="--device")
+        try:
+            check_device_kind(kind)
+        except ValueError as e:
+            raise click.BadParameter(f"{v!r}: {e}", param_hint="--device") from None
+        known = out.setdefault(kind, [])
+        for device_id in ids:
+            if device_id in known or any(ch.isspace() for ch in device_id):
+                raise click.BadParameter(f"{v!r}: {kind} id {device_id!r} is repeated or has spaces", param_hint="--device")
+            known.append(device_id)
+    return out
+
+
+def _namespace_weights(values: Sequence[str]) -> dict[str, float]:
+    out = {}
+    for v in values:
+        namespace, sep, weight_text = v.partition("=")
+        try:
+            weight = float(weight_text)
+        except ValueError:
+            weight = -1.0
+        if not sep or not namespace or not weight > 0 or weight == float("inf"):
+            raise click.BadParameter(f"{v!r}: use NAMESPACE=WEIGHT with a weight > 0, e.g. prod=2", param_hint="--namespace-weight")
+        out[namespace] = weight
+    return out
+
+
+def scheduler_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Cluster-wide scheduler settings; each one given is remembered in the
+    manager's cluster.json (see docs/scheduling.md)."""
+    options = [
+        click.option(
+            "--scheduler-policy", type=click.Choice(["binpack", "spread", "align"]), default=None,
+            help="Default placement policy (a job's placement.policy overrides it). Default: binpack.",
+        ),
+        click.option(
+            "--queue-order", type=click.Choice(["fifo", "priority", "drf"]), default=None,
+            help="Which pending work goes first; drf shares the cluster fairly between namespaces. Default: priority.",
+        ),
+        click.option(
+            "--namespace-weight", "namespace_weights", multiple=True, metavar="NS=W",
+            help="DRF weight of a namespace (repeatable; unlisted namespaces weigh 1).",
+        ),
+        click.option(
+            "--preemption/--no-preemption", default=None,
+            help="Whether a task that fits nowhere may evict lower-priority tasks. Default: on.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _scheduler_settings(
+    scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None
+) -> dict[str, Any]:
+    """The settings the operator gave (ManagerConfig field names); the rest stay as remembered."""
+    out: dict[str, Any] = {}
+    if scheduler_policy is not None:
+        out["scheduler_policy"] = scheduler_policy
+    if queue_order is not None:
+        out["queue_order"] = queue_order
+    if namespace_weights:
+        out["namespace_weights"] = _namespace_weights(namespace_weights)
+    if preemption is not None:
+        out["preemption"] = preemption
+    return out
+
+
 @main.command()
 @click.option("--data-dir", type=click.Path(path_type=Path), default=_default_dev_dir, show_default="~/.local/share/dockyard/dev")
 @click.option("--listen", default="127.0.0.1:7460", show_default=True, help="gRPC API address.")
@@ -155,6 +233,8 @@ def _labels(values: Sequence[str], what: str) -> dict[str, str]:
 @click.option("--runtime", type=click.Choice(["docker", "fake"]), default="docker", show_default=True)
 @click.option("--label", "labels", multiple=True, help="Node label KEY=VALUE (repeatable).")
 @click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
+@click.option("--device", "devices", multiple=True, metavar="KIND=ID,...", help="Devices tasks may ask for, e.g. gpu=0,1 (repeatable).")
+@scheduler_options
 @click.option(
     "--install-credentials/--no-install-credentials",
     default=True,
@@ -165,7 +245,8 @@ def _labels(values: Sequence[str], what: str) -> dict[str, str]:
 @click.pass_obj
 def dev(
     obj: Ctx, data_dir: Path, listen: str, raft_addr: str, join_listen: str, runtime: str, labels: Sequence[str],
-    container_labels: Sequence[str], install_credentials: bool, log_level: str,
+    container_labels: Sequence[str], devices: Sequence[str], scheduler_policy: str | None, queue_order: str | None,
+    namespace_weights: Sequence[str], preemption: bool | None, install_credentials: bool, log_level: str,
 ) -> None:
     """A one-host cluster in one process: a manager and an agent."""
     from dockyard import daemons
@@ -190,8 +271,19 @@ def dev(
             err=True,
         )
 
-    options = {"runtime": runtime, "labels": _labels(labels, "--label"), "container_labels": _labels(container_labels, "--container-label")}
-    daemons.run(daemons.dev_main(data_dir, listen, raft_addr, join_listen, options, announce))
+    options = {
+        "runtime": runtime,
+        "labels": _labels(labels, "--label"),
+        "container_labels": _labels(container_labels, "--container-label"),
+        "devices": _devices(devices),
+    }
+    scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+    try:
+        main_coro = daemons.dev_main(data_dir, listen, raft_addr, join_listen, options, announce, scheduler)
+    except (DockyardError, ValueError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILURE)
+    daemons.run(main_coro)
 
 
 @main.group()
@@ -208,10 +300,12 @@ def manager() -> None:
 @click.option("--cert-lifetime", default="2160h", show_default=True, help="Lifetime of node certificates (renewed at half).")
 @click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
+@scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
 def manager_init(
     data_dir: Path, listen: str, raft_addr: str, join_listen: str, name: str, cert_lifetime: str,
-    heartbeat_period: float, cert_check_period: float, log_level: str,
+    heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None, queue_order: str | None,
+    namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
 ) -> None:
     """Create a new cluster and start its first manager."""
     from dockyard import daemons
@@ -219,7 +313,8 @@ def manager_init(
 
     daemons.setup_logging(log_level)
     try:
-        identity = daemons.manager_init(data_dir, listen, raft_addr, join_listen, name, parse_duration(cert_lifetime))
+        scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        identity = daemons.manager_init(data_dir, listen, raft_addr, join_listen, name, parse_duration(cert_lifetime), scheduler)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
@@ -242,17 +337,20 @@ def manager_init(
 @click.option("--name", default="")
 @click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
+@scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
 def manager_join(
     data_dir: Path, join_address: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str,
-    heartbeat_period: float, cert_check_period: float, log_level: str,
+    heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None, queue_order: str | None,
+    namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
 ) -> None:
     """Add a manager to an existing cluster (one membership change at a time)."""
     from dockyard import daemons
 
     daemons.setup_logging(log_level)
     try:
-        identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name)
+        scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name, scheduler)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
@@ -264,13 +362,26 @@ def manager_join(
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
 @click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
+@scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
-def manager_start(data_dir: Path, heartbeat_period: float, cert_check_period: float, log_level: str) -> None:
-    """Start a manager from its data dir (after a restart)."""
+def manager_start(
+    data_dir: Path, heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None,
+    queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
+) -> None:
+    """Start a manager from its data dir (after a restart). Scheduler options
+    given here replace the remembered ones."""
     from dockyard import daemons
 
     daemons.setup_logging(log_level)
-    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period))
+    try:
+        scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        main_coro = daemons.manager_main(
+            data_dir, scheduler, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period
+        )
+    except (DockyardError, ValueError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_FAILURE)
+    daemons.run(main_coro)
 
 
 @manager.command("ls")
@@ -349,11 +460,15 @@ def token_rotate(obj: Ctx, role: str) -> None:
 @click.option("--container-label", "container_labels", multiple=True, help="Label every container KEY=VALUE.")
 @click.option("--cpu", type=float, default=0.0, help="Override the CPU capacity (cores).")
 @click.option("--memory", default="0", help="Override the memory capacity (e.g. 8Gi).")
+@click.option(
+    "--device", "devices", multiple=True, metavar="KIND=ID,...",
+    help="Devices tasks may ask for, e.g. gpu=0,1,2,3 (repeatable; ids as the container runtime knows them).",
+)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @click.option("--log-level", default="INFO", show_default=True)
 def agent(
     data_dir: Path, join_address: str, token: str, managers: Sequence[str], name: str, listen: str, runtime: str,
-    labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str,
+    labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str, devices: Sequence[str],
     cert_check_period: float, log_level: str,
 ) -> None:
     """Run an agent: this host runs tasks for the cluster."""
@@ -375,6 +490,7 @@ def agent(
             container_labels=_labels(container_labels, "--container-label"),
             cpu=cpu,
             memory=parse_memory(memory),
+            devices=_devices(devices),
         )
     )
 
@@ -474,6 +590,14 @@ def job_ls(obj: Ctx, namespace: str) -> None:
     obj.out.emit(rows, ["NAME", "NAMESPACE", "TYPE", "RUNNING", "PHASE", "VERSION"], [_to_dict(s) for s in jobs])
 
 
+def _devices_text(devices: Iterable[pb.TaskDevice]) -> str:
+    """'gpu=0,1' for whole devices, 'gpu=2(0.3)' for a share of one."""
+    by_kind: dict[str, list[str]] = {}
+    for d in devices:
+        by_kind.setdefault(d.kind, []).append(d.id if d.share >= 1.0 else f"{d.id}({d.share:g})")
+    return " ".join(f"{kind}={','.join(ids)}" for kind, ids in by_kind.items())
+
+
 def _task_rows(tasks: Iterable[pb.Task], nodes: dict[str, str]) -> list[list[str]]:
     rows = []
     for t in tasks:
@@ -485,6 +609,7 @@ def _task_rows(tasks: Iterable[pb.Task], nodes: dict[str, str]) -> list[list[str
                 t.meta.id[:12],
                 f"{t.job_name}.{t.slot}",
                 nodes.get(t.node_id, t.node_id[:12]),
+                _devices_text(t.devices),
                 _state(t.desired_state),
                 _state(t.status.state),
                 exit_code,
@@ -495,7 +620,7 @@ def _task_rows(tasks: Iterable[pb.Task], nodes: dict[str, str]) -> list[list[str
     return rows
 
 
-TASK_HEADERS = ["ID", "TASK", "NODE", "DESIRED", "STATE", "EXIT", "PORTS", "MESSAGE"]
+TASK_HEADERS = ["ID", "TASK", "NODE", "DEVICES", "DESIRED", "STATE", "EXIT", "PORTS", "MESSAGE"]
 
 
 @job.command("status")

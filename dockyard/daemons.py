@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,16 +51,24 @@ def install_credentials(source_dir: Path, target_dir: Path) -> None:
     tmp.replace(target_dir / "node.pem")
 
 
-def manager_init(data_dir: Path, listen: str, raft_addr: str, join_listen: str, name: str, cert_lifetime: float) -> Any:
+def manager_init(
+    data_dir: Path, listen: str, raft_addr: str, join_listen: str, name: str, cert_lifetime: float,
+    scheduler: Mapping[str, Any] | None = None,
+) -> Any:
+    """`scheduler`: ManagerConfig scheduler settings (SCHEDULER_SETTINGS) to remember."""
     from manager.config import ManagerConfig
     from manager.daemon import init_cluster
 
-    config = ManagerConfig(data_dir=data_dir, listen=listen, raft_addr=raft_addr, join_listen=join_listen, name=name)
+    config = ManagerConfig(
+        data_dir=data_dir, listen=listen, raft_addr=raft_addr, join_listen=join_listen, name=name, **(scheduler or {})
+    )
+    config.scheduler_config()  # refuse bad settings before creating anything
     return init_cluster(config, cert_lifetime=cert_lifetime)
 
 
 def manager_join(
-    data_dir: Path, join: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str
+    data_dir: Path, join: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str,
+    scheduler: Mapping[str, Any] | None = None,
 ) -> Any:
     """Join an existing cluster as a manager: get a manager certificate with
     the token, ask the cluster to add this Raft member, remember it all."""
@@ -106,23 +114,39 @@ def manager_join(
             join_listen=join_listen,
             name=name,
             raft_peers=tuple(resp.raft_peers),
-        )
+        ).with_scheduler(scheduler or {})
         cluster.save(data_dir)
         return cluster
 
     return asyncio.run(go())
 
 
-def manager_main(data_dir: Path, **overrides: Any) -> Awaitable[None]:
+def load_manager(data_dir: Path, scheduler: Mapping[str, Any] | None = None, **overrides: Any) -> tuple[Any, Any]:
+    """(ManagerConfig, ClusterIdentity) from a manager's data dir. Scheduler
+    settings given here replace the remembered ones, in cluster.json too, so
+    that the next plain `manager start` keeps them."""
     from manager.config import ManagerConfig
-    from manager.daemon import ClusterIdentity, Manager
+    from manager.daemon import ClusterIdentity
+
+    identity = ClusterIdentity.load(data_dir)
+    if scheduler:
+        identity = identity.with_scheduler(scheduler)
+    config = ManagerConfig(
+        data_dir=data_dir, listen=identity.listen, raft_addr=identity.raft_addr, join_listen=identity.join_listen,
+        name=identity.name, **identity.scheduler, **overrides,
+    )
+    config.scheduler_config()  # refuse bad settings before saving them
+    if scheduler:
+        identity.save(data_dir)
+    return config, identity
+
+
+def manager_main(data_dir: Path, scheduler: Mapping[str, Any] | None = None, **overrides: Any) -> Awaitable[None]:
+    from manager.daemon import Manager
+
+    config, identity = load_manager(data_dir, scheduler, **overrides)
 
     async def main() -> None:
-        identity = ClusterIdentity.load(data_dir)
-        config = ManagerConfig(
-            data_dir=data_dir, listen=identity.listen, raft_addr=identity.raft_addr, join_listen=identity.join_listen,
-            name=identity.name, **overrides,
-        )
         await Manager(config, identity).run()
 
     return main()
@@ -146,6 +170,7 @@ def dev_main(
     join_listen: str,
     agent_options: dict[str, Any],
     announce: Callable[..., None],
+    scheduler: Mapping[str, Any] | None = None,
 ) -> Awaitable[None]:
     """Manager and agent in one process and one event loop; the agent joins
     with the cluster's agent token like any other."""
@@ -153,17 +178,14 @@ def dev_main(
     from agent.daemon import Agent
     from manager.ca import SECURITY_ID
     from manager.config import ManagerConfig
-    from manager.daemon import ADMIN_DIR, STATE_FILE, ClusterIdentity, Manager, init_cluster
+    from manager.daemon import ADMIN_DIR, STATE_FILE, Manager, init_cluster
 
     async def main() -> None:
         mdir = data_dir / "manager"
         if not (mdir / STATE_FILE).exists():
             init_cluster(ManagerConfig(data_dir=mdir, listen=listen, raft_addr=raft_addr, join_listen=join_listen, name="dev"))
-        identity = ClusterIdentity.load(mdir)
-        manager = Manager(
-            ManagerConfig(data_dir=mdir, listen=identity.listen, raft_addr=identity.raft_addr, join_listen=identity.join_listen, name="dev"),
-            identity,
-        )
+        config, identity = load_manager(mdir, scheduler)
+        manager = Manager(config, identity)
         mtask = asyncio.create_task(manager.run())
         await asyncio.wait([mtask, asyncio.create_task(manager.is_leading.wait())], return_when=asyncio.FIRST_COMPLETED)
         if mtask.done():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import scheduler as sch
+
 
 @dataclass(slots=True)
 class ManagerConfig:
@@ -31,4 +33,29 @@ class ManagerConfig:
     # The scheduling loop gathers pending tasks for this long before a pass,
     # so a 20-replica job is placed in one plan (one Raft entry).
     schedule_debounce: float = 0.002
-    default_policy: str = "binpack"
+    # Cluster-wide scheduler settings (`--scheduler-policy`, `--queue-order`,
+    # `--namespace-weight`, `--no-preemption`); kept in cluster.json, see
+    # SCHEDULER_SETTINGS. A job's placement.policy overrides the policy.
+    # binpack, as in Nomad: it keeps whole nodes free for large tasks.
+    scheduler_policy: str = "binpack"
+    # priority then FIFO, as Swarm and Nomad order their queues; "drf" shares
+    # a contended cluster fairly between namespaces.
+    queue_order: str = "priority"
+    # DRF weight per namespace; a namespace not listed weighs 1.0.
+    namespace_weights: dict[str, float] = field(default_factory=dict)
+    # A task that fits nowhere may evict strictly lower-priority tasks.
+    preemption: bool = True
+
+    def scheduler_config(self) -> sch.SchedulerConfig:
+        """Raises ValueError for an unknown policy or order, or a weight <= 0."""
+        return sch.SchedulerConfig(
+            policy=self.scheduler_policy,
+            queue_order=self.queue_order,
+            namespace_weights=dict(self.namespace_weights),
+            preemption=self.preemption,
+        )
+
+
+# The ManagerConfig fields that cluster.json remembers (ClusterIdentity.scheduler):
+# set at `manager init`/`join`, changed by giving the option again at `start`.
+SCHEDULER_SETTINGS = ("scheduler_policy", "queue_order", "namespace_weights", "preemption")

@@ -11,13 +11,14 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import grpc
 
-import scheduler as sch
 from dockyard.api.v1 import ca_pb2_grpc as cagrpc
 from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
@@ -26,7 +27,7 @@ from dockyard.errors import FailedPrecondition
 from dockyard.grpcutil import SERVER_OPTIONS, ReloadableServerCredentials, new_server, secure_channel, set_serving
 from dockyard.pki import CertificateAuthority, NodeIdentity, Role
 from manager.ca import SECURITY_ID, NodeCAService, new_security
-from manager.config import ManagerConfig
+from manager.config import SCHEDULER_SETTINGS, ManagerConfig
 from manager.control import Control
 from manager.dispatcher import Dispatcher
 from manager.membership import Membership, raft_peers_of
@@ -60,6 +61,9 @@ class ClusterIdentity:
     raft_peers: tuple[str, ...] = ()
     # Lifetime of node certificates, seconds (90 days, Swarm's default).
     cert_lifetime: float = 90 * 86400.0
+    # Scheduler settings the operator chose (manager.config.SCHEDULER_SETTINGS
+    # names -> values); what is not here takes ManagerConfig's default.
+    scheduler: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def load(cls, data_dir: Path) -> ClusterIdentity:
@@ -69,6 +73,13 @@ class ClusterIdentity:
         raw = json.loads(path.read_text())
         raw["raft_peers"] = tuple(raw.get("raft_peers", ()))
         return cls(**raw)
+
+    def with_scheduler(self, settings: Mapping[str, Any]) -> ClusterIdentity:
+        """These settings on top of the remembered ones."""
+        unknown = set(settings) - set(SCHEDULER_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown scheduler settings: {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, scheduler={**self.scheduler, **settings})
 
     def save(self, data_dir: Path) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +117,7 @@ def init_cluster(config: ManagerConfig, cert_lifetime: float = 90 * 86400.0) -> 
         name=config.name,
         raft_peers=tuple(config.raft_peers),
         cert_lifetime=cert_lifetime,
+        scheduler={name: getattr(config, name) for name in SCHEDULER_SETTINGS},
     )
     ca = CertificateAuthority.create(identity.cluster_id)
     config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -133,7 +145,12 @@ class Manager:
             config.data_dir / "raft",
             identity.raft_secret,
         )
-        self.sched_config = sch.SchedulerConfig(policy=config.default_policy)
+        self.sched_config = config.scheduler_config()
+        log.info(
+            "event=scheduler_config policy=%s queue_order=%s preemption=%s namespace_weights=%s",
+            self.sched_config.policy, self.sched_config.queue_order, self.sched_config.preemption,
+            ",".join(f"{ns}={w:g}" for ns, w in sorted(self.sched_config.namespace_weights.items())) or "-",
+        )
         self.membership = Membership(self.store, self.proposer, identity.cluster_id, identity.raft_secret, self.connect)
         self.dispatcher = Dispatcher(self.store, self.proposer, config)
         self.control = Control(

@@ -135,6 +135,8 @@ class Cluster:
     heartbeat_period: float = 5.0
     cert_lifetime: str = "2160h"
     cert_check_period: float = 60.0
+    # Extra `manager init` options, e.g. ["--queue-order", "drf"].
+    manager_args: list[str] = field(default_factory=list)
     managers: list[ManagerProc] = field(default_factory=list)
     agents: list[Daemon] = field(default_factory=list)
     _client: Client | None = None
@@ -173,7 +175,7 @@ class Cluster:
         argv = dockyard_cmd(
             "manager", "init", "--data-dir", str(mdir), "--listen", address, "--raft-addr", raft,
             "--join-listen", join, "--name", "manager-1", "--cert-lifetime", self.cert_lifetime,
-        ) + self._manager_flags()
+        ) + self._manager_flags() + self.manager_args
         proc = ManagerProc(Daemon("manager-1", argv, self.root / "manager-1.log"), mdir, address, raft, join)
         self.managers.append(proc)
         proc.daemon.start()

@@ -1,0 +1,126 @@
+"""Scheduling through the whole product path (CLI options, manager, Raft,
+dispatcher, agents): devices, preemption and DRF. Fake-runtime agents: these
+are about placement, not Docker (tests/docker/test_devices.py checks the
+container side)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dockyard.api.v1 import objects_pb2 as pb
+from tests.cluster import Cluster, cluster, wait_for
+
+pytestmark = pytest.mark.integration
+
+GiB = 1 << 30
+
+
+def job(name: str, replicas: int, *, cpu: float = 0.1, memory: int = 16 << 20, namespace: str = "default",
+        priority: int = 50, gpus: int = 0, gpu_share: float = 0.0) -> pb.JobSpec:
+    resources = pb.Resources(cpu=cpu, memory=memory)
+    if gpus or gpu_share:
+        resources.devices.append(pb.DeviceRequest(kind="gpu", count=gpus, share=gpu_share))
+    return pb.JobSpec(
+        name=name, namespace=namespace, replicas=replicas, priority=priority,
+        task=pb.TaskSpec(image="fake", resources=resources),
+    )
+
+
+def running(c: Cluster, name: str) -> list[pb.Task]:
+    return [t for t in c.client.list_tasks(job=name) if t.status.state == pb.TASK_STATE_RUNNING]
+
+
+def waiting(c: Cluster, name: str) -> list[pb.Task]:
+    return [t for t in c.client.list_tasks(job=name) if t.pending_reason]
+
+
+def test_one_gpu_runs_one_task_and_the_other_says_it_waits_for_a_gpu(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("gpu-node", extra=["--device", "gpu=0"])
+        (node,) = c.client.list_nodes()
+        assert [(d.kind, d.id) for d in node.node.devices] == [("gpu", "0")]
+        c.client.run_job(job("train", 2, gpus=1))
+        wait_for(lambda: len(running(c, "train")) == 1 and len(waiting(c, "train")) == 1, timeout=20,
+                 what="one running and one pending task")
+        (ran,) = running(c, "train")
+        assert [(d.kind, d.id, d.share) for d in ran.devices] == [("gpu", "0", 1.0)]
+        (pending,) = waiting(c, "train")
+        assert "gpu" in pending.pending_reason and not pending.node_id
+        # Still so a while later: the second task is never squeezed onto the gpu.
+        c.client.run_job(job("other", 1))  # a write that makes the scheduler look again
+        wait_for(lambda: running(c, "other"), timeout=20, what="an unrelated job to run")
+        assert len(running(c, "train")) == 1
+        # The CLI shows the device in the table and in JSON.
+        table = c.cli("task", "ls", "--job", "train", check=True).stdout
+        assert "DEVICES" in table and "gpu=0" in table
+        rows = json.loads(c.cli("-o", "json", "task", "ls", "--job", "train", check=True).stdout)
+        assert [d for r in rows for d in r.get("devices", [])] == [{"kind": "gpu", "id": "0", "share": 1.0}]
+
+
+def test_whole_and_shared_gpus_get_distinct_ids_and_free_shares(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("gpus", extra=["--device", "gpu=0,1", "--device", "gpu=2"])
+        c.client.run_job(job("pair", 1, gpus=2))
+        c.client.run_job(job("slice", 4, gpu_share=0.3))
+        wait_for(lambda: len(running(c, "pair")) == 1 and len(running(c, "slice")) == 3, timeout=20,
+                 what="the pair and three slices to run")
+        wait_for(lambda: len(waiting(c, "slice")) == 1, timeout=10, what="the fourth slice to wait")
+        (pair,) = running(c, "pair")
+        pair_ids = {d.id for d in pair.devices}
+        assert len(pair_ids) == 2
+        slice_ids = {d.id for t in running(c, "slice") for d in t.devices}
+        # 3 x 0.3 fit on the one device left; a 4th would need 1.2 of it.
+        assert len(slice_ids) == 1 and not slice_ids & pair_ids
+        assert "gpu" in waiting(c, "slice")[0].pending_reason
+
+
+def test_a_high_priority_job_preempts_and_the_victim_comes_back_pending(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("small", extra=["--cpu", "2", "--memory", "4Gi"])
+        c.client.run_job(job("batch", 2, cpu=1, priority=10))
+        wait_for(lambda: len(running(c, "batch")) == 2, timeout=20, what="2 low-priority tasks")
+        c.client.run_job(job("urgent", 1, cpu=1, priority=90))
+        wait_for(lambda: len(running(c, "urgent")) == 1, timeout=20, what="the urgent task to run")
+
+        history = c.client.list_tasks(job="batch", all=True)
+        evicted = [t for t in history if t.desired_state == pb.TASK_STATE_SHUTDOWN]
+        assert len(evicted) == 1
+        assert "preempted by job urgent" in evicted[0].status.message
+        assert "priority 90 > 10" in evicted[0].status.message
+        # The reconcile loop replaced it; the replacement waits and says why.
+        wait_for(lambda: len(waiting(c, "batch")) == 1, timeout=20, what="a pending replacement")
+        assert len(running(c, "batch")) == 1
+        reason = waiting(c, "batch")[0].pending_reason
+        assert "cpu" in reason and "no lower-priority tasks" in reason
+
+
+def test_no_preemption_leaves_the_urgent_job_pending(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake", manager_args=["--no-preemption"]) as c:
+        c.add_agent("small", extra=["--cpu", "2", "--memory", "4Gi"])
+        c.client.run_job(job("batch", 2, cpu=1, priority=10))
+        wait_for(lambda: len(running(c, "batch")) == 2, timeout=20, what="2 low-priority tasks")
+        c.client.run_job(job("urgent", 1, cpu=1, priority=90))
+        pending = wait_for(lambda: waiting(c, "urgent"), timeout=20, what="the urgent task to wait")
+        assert "insufficient cpu" in pending[0].pending_reason
+        assert len(running(c, "batch")) == 2
+
+
+def test_drf_gives_two_namespaces_equal_dominant_shares(tmp_path: Path) -> None:
+    """The DRF paper's example (Ghodsi et al., NSDI 2011) through the manager:
+    9 CPU / 18 GiB; A's tasks <1 CPU, 4 GiB>, B's <3 CPU, 1 GiB>."""
+    with cluster(tmp_path, agents=0, runtime="fake", manager_args=["--queue-order", "drf"]) as c:
+        # Queue both before any node exists, so one plan sees both namespaces.
+        c.client.run_job(job("a", 10, cpu=1, memory=4 * GiB, namespace="team-a"))
+        c.client.run_job(job("b", 10, cpu=3, memory=1 * GiB, namespace="team-b"))
+        wait_for(lambda: len(waiting(c, "a")) == 10 and len(waiting(c, "b")) == 10, timeout=20,
+                 what="both jobs queued")
+        c.add_agent("paper", extra=["--cpu", "9", "--memory", "18Gi"])
+        wait_for(lambda: len(running(c, "a")) == 3 and len(running(c, "b")) == 2, timeout=20,
+                 what="A 3 tasks and B 2 tasks")
+        a_share = 3 * 4 / 18  # memory is A's dominant resource
+        b_share = 2 * 3 / 9  # cpu is B's
+        assert a_share == pytest.approx(b_share) == pytest.approx(2 / 3)
+        assert len(waiting(c, "a")) == 7 and len(waiting(c, "b")) == 8
