@@ -99,6 +99,16 @@ class AgentSession:
                 backoff = self.config.reconnect_min
                 continue
             except (grpc.aio.AioRpcError, ConnectionError) as e:
+                leader = _leader_hint(e)
+                if leader:
+                    # A follower named the leader: go there at once.
+                    if leader not in self.config.managers:
+                        self.config.managers = [*self.config.managers, leader]
+                    index = self.config.managers.index(leader)
+                    self.registered.clear()
+                    await asyncio.sleep(self.config.reconnect_min)
+                    backoff = self.config.reconnect_min
+                    continue
                 details = e.details() if isinstance(e, grpc.aio.AioRpcError) else str(e)
                 log.info("event=session_lost manager=%s error=%r retry_in=%.1fs", address, details, backoff)
             else:
@@ -160,3 +170,12 @@ class AgentSession:
                 await self.worker.assign_changes(msg.tasks, msg.removed)
         raise ConnectionError("the assignment stream ended")
 
+
+
+def _leader_hint(error: Exception) -> str:
+    if not isinstance(error, grpc.aio.AioRpcError) or error.code() != grpc.StatusCode.UNAVAILABLE:
+        return ""
+    for key, value in error.trailing_metadata() or ():
+        if key == "dockyard-leader":
+            return str(value)
+    return ""

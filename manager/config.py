@@ -30,6 +30,10 @@ class ManagerConfig:
     # After a leader change every node gets this many periods before it can
     # be marked down, so a failover never triggers mass rescheduling.
     failover_grace_factor: float = 6.0
+    # ... and never less than this: agents reconnect with back-off and must
+    # find the new leader first, which short lab heartbeat periods (1 s) do
+    # not leave time for.
+    failover_grace_min: float = 10.0
     # The scheduling loop gathers pending tasks for this long before a pass,
     # so a 20-replica job is placed in one plan (one Raft entry).
     schedule_debounce: float = 0.002

@@ -33,6 +33,9 @@ from manager.taskstate import can_advance
 
 log = logging.getLogger("dockyard.dispatcher")
 
+# Trailing metadata a follower sets to tell an agent where the leader is.
+LEADER_METADATA = "dockyard-leader"
+
 
 @dataclass(slots=True)
 class Session:
@@ -63,7 +66,8 @@ class Dispatcher(dgrpc.DispatcherServicer):
         node a long grace so a failover does not look like mass node failure."""
         self.leading = True
         self.term = term
-        deadline = time.time() + self.config.heartbeat_period * self.config.failover_grace_factor
+        grace = max(self.config.heartbeat_period * self.config.failover_grace_factor, self.config.failover_grace_min)
+        deadline = time.time() + grace
         for node in self.store.view().nodes.values():
             if node.state == pb.NODE_STATE_READY:
                 self.sessions.setdefault(node.meta.id, Session(node.meta.id, "", deadline)).deadline = deadline
@@ -96,13 +100,23 @@ class Dispatcher(dgrpc.DispatcherServicer):
                 except Unavailable as e:
                     log.warning("event=node_down_commit_failed error=%r", str(e))
 
+    def _not_leader(self, context: grpc.aio.ServicerContext) -> None:
+        """Point the agent at the leader (trailing metadata `dockyard-leader`),
+        so it does not have to try every manager in turn."""
+        leader_raft = self.proposer.status().leader
+        leader = next((m.api_address for m in self.store.view().managers.values() if m.raft_address == leader_raft), "")
+        if leader:
+            context.set_trailing_metadata(((LEADER_METADATA, leader),))
+            raise Unavailable(f"this manager is not the leader; the leader is at {leader}")
+        raise Unavailable("this manager is not the leader, and no leader is known yet")
+
     def _grace(self) -> float:
         return self.config.heartbeat_period * self.config.heartbeat_grace_factor
 
     def _check(self, context: grpc.aio.ServicerContext, node_id: str, session_id: str) -> Session:
         own_node(context, node_id)
         if not self.leading:
-            raise Unavailable("this manager is not the leader")
+            self._not_leader(context)
         session = self.sessions.get(node_id)
         if session is None or session.session_id != session_id:
             raise FailedPrecondition("session expired or unknown: register again")
@@ -116,7 +130,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
         if not self.limiter.allow(node_id):
             raise ResourceExhausted("this node registers too often; wait a few seconds")
         if not self.leading:
-            raise Unavailable("this manager is not the leader")
+            self._not_leader(context)
         view = self.store.view()
         existing = view.nodes.get(node_id)
         if existing is not None:

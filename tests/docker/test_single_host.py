@@ -46,6 +46,16 @@ def httpd_job(name: str, replicas: int, **task: object) -> dict[str, object]:
     return {"name": name, "replicas": replicas, "task": base}
 
 
+def http_get(port: int) -> str:
+    """The page served on a host port. A container reported running may not
+    be listening yet (Docker's proxy then resets the connection): retry."""
+
+    def fetch() -> str:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
+
+    return wait_for(fetch, timeout=15, interval=0.2, what=f"HTTP on port {port}")
+
+
 def job_containers(name: str, all: bool = False) -> list[object]:
     return run_containers(all=all, **{"dockyard.job-name": name})
 
@@ -67,8 +77,7 @@ def test_service_replicas_answer_http_on_their_ports(one_host: Cluster, tmp_path
         (binding,) = task["status"]["ports"]
         port = binding["published"]
         ports.add(port)
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-        assert "dockyard test image" in body
+        assert "dockyard test image" in http_get(port)
     assert len(ports) == 3
     assert len(job_containers("web")) == 3
 
@@ -88,8 +97,7 @@ def test_fixed_published_port_runs_once_per_host(one_host: Cluster, tmp_path: Pa
     wait_for(one_running_one_pending, timeout=30, what="one task running and one pending")
     pending = next(t for t in one_host.client.list_tasks(job="fixed") if t.pending_reason)
     assert "port" in pending.pending_reason
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-    assert "dockyard test image" in body
+    assert "dockyard test image" in http_get(port)
     status = one_host.cli("job", "status", "fixed", check=True).stdout
     assert "port" in status
     one_host.cli("job", "stop", "fixed", check=True)
