@@ -158,6 +158,8 @@ class _LowLatencySyncObj(SyncObj):  # type: ignore[misc]
         self._SyncObj__deleteEntriesFrom(prev_idx)
 
 
+_ROLES = {0: "follower", 1: "candidate", 2: "leader"}  # pysyncobj's _RAFT_STATE
+
 _UNKNOWN_OUTCOME = {
     FAIL_REASON.DISCARDED,
     FAIL_REASON.NOT_LEADER,
@@ -342,10 +344,30 @@ class RaftProposer:
             logCompactionMinEntries=20000,
             logCompactionMinTime=300,
             commandsWaitLeader=True,
+            # Of each pair of managers only the one with the greater address
+            # connects, and pysyncobj retries a lost connection every
+            # `connectionRetryTime` (5 s by default). A restarted manager thus
+            # waited up to 5 s for its greater-addressed peers: meanwhile it
+            # heard no leader, stood for election with a log behind (refused,
+            # but each round raised its term, which then deposed the leader),
+            # and if the leader died in that window the two survivors were not
+            # connected, their election timeouts ran out unheard, and when the
+            # retry connected them both stood at once and split the vote (term
+            # T -> T+2, failover p95 3.6 s). A retry is one refused connect()
+            # to a dead peer, or a timed-out one (connectionTimeout) to a lost
+            # host: cheap, so 0.2 s reconnects well inside the 0.4 s minimum
+            # election timeout.
+            connectionRetryTime=0.2,
+            onStateChanged=self._on_state_changed,
         )
         self._machine = _StoreMachine(store)
         self._sync = _LowLatencySyncObj(address, list(peers), conf=conf, consumers=[self._machine])
         self._group = GroupCommit(self._submit, timeout=commit_timeout)
+
+    def _on_state_changed(self, old: int, new: int) -> None:
+        sync = getattr(self, "_sync", None)
+        term = int(sync.raftCurrentTerm) if sync is not None else -1
+        log.info("event=raft_role from=%s to=%s term=%d", _ROLES.get(old, old), _ROLES.get(new, new), term)
 
     def _submit(self, entry: bytes, callback: Callable[[Any, int], None]) -> None:
         self._machine.apply(entry, callback=callback)
