@@ -41,7 +41,14 @@ def peer_of(context: grpc.aio.ServicerContext) -> PeerIdentity | None:
     pem = context.auth_context().get("x509_pem_cert")
     if not pem:
         return None
-    return peer_identity(pem[0])
+    return _identity_of(pem[0])
+
+
+@functools.lru_cache(maxsize=4096)
+def _identity_of(cert_pem: bytes) -> PeerIdentity:
+    # Parsing the certificate cost ~0.3 ms per call; a caller presents the
+    # same certificate on every call of its connection.
+    return peer_identity(cert_pem)
 
 
 def require_role(context: grpc.aio.ServicerContext, roles: Iterable[Role]) -> PeerIdentity:
