@@ -52,8 +52,10 @@ def main() -> None:
     default = [one_trial(5.0) for _ in range(args.default_trials)]
     lines = [
         f"heartbeat 1 s x 3, {args.trials} trials: median {statistics.median(fast):.2f} s, max {max(fast):.2f} s (goal <= 5 s)",
-        f"heartbeat 5 s x 3 (default), {args.default_trials} trials: median {statistics.median(default):.2f} s, "
-        f"max {max(default):.2f} s (goal <= 20 s)",
+        (
+            f"heartbeat 5 s x 3 (default), {args.default_trials} trials: median {statistics.median(default):.2f} s, "
+            f"max {max(default):.2f} s (goal <= 20 s)"
+        ),
     ]
     print("\n".join(lines))
     if args.record:
