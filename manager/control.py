@@ -167,40 +167,44 @@ class Control(cgrpc.ControlServicer):
         view = self.store.view()
         return self._status(view, self._job(view, request.name))
 
-    @rpc
-    async def ScaleJob(self, request: cpb.ScaleJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+    async def _change_job(self, name: str, change: Callable[[pb.Job], bool]) -> cpb.JobStatusResponse:
+        """Compare-and-set a change to a job, re-reading on a conflict.
+        `change` edits the copy it is given and says whether anything changed."""
         for _ in range(3):
             view = self.store.view()
-            job = clone(self._job(view, request.name))
+            job = clone(self._job(view, name))
+            if not change(job):
+                return self._status(view, job)
+            try:
+                await self._write([update(job)])
+            except Conflict:
+                continue
+            view = self.store.view()
+            return self._status(view, view.jobs[job.meta.id])
+        raise Conflict(f"job {name!r} kept changing; retry")
+
+    @rpc
+    async def ScaleJob(self, request: cpb.ScaleJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+        def scale(job: pb.Job) -> bool:
             if job.spec.type != "service":
                 raise FailedPrecondition(f"job {request.name!r} is a {job.spec.type} job; only service jobs scale")
             # Scaling changes how many, not what: the spec version stays, so
             # running tasks are kept.
             job.spec.replicas = request.replicas
             job.stopped = False
-            try:
-                await self._write([update(job)])
-            except Conflict:
-                continue
-            view = self.store.view()
-            return self._status(view, view.jobs[job.meta.id])
-        raise Conflict(f"job {request.name!r} kept changing; retry")
+            return True
+
+        return await self._change_job(request.name, scale)
 
     @rpc
     async def StopJob(self, request: cpb.StopJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
-        for _ in range(3):
-            view = self.store.view()
-            job = clone(self._job(view, request.name))
+        def stop(job: pb.Job) -> bool:
             if job.stopped:
-                return self._status(view, job)
+                return False
             job.stopped = True
-            try:
-                await self._write([update(job)])
-            except Conflict:
-                continue
-            view = self.store.view()
-            return self._status(view, view.jobs[job.meta.id])
-        raise Conflict(f"job {request.name!r} kept changing; retry")
+            return True
+
+        return await self._change_job(request.name, stop)
 
     @rpc
     async def ListTasks(self, request: cpb.ListTasksRequest, context: grpc.aio.ServicerContext) -> cpb.ListTasksResponse:
