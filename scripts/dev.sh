@@ -3,5 +3,6 @@
 # foreground. Stop it with Ctrl-C; its state stays in the data dir it prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/python.sh
 bash scripts/install.sh
-exec dockyard dev "$@"
+exec "$PYTHON" -m dockyard.cli dev "$@"

@@ -5,6 +5,7 @@
 # the local test image dockyard-test/busybox:1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/python.sh
 
 need_apt=()
 [ -x /bin/busybox ] || need_apt+=(busybox-static)
@@ -17,6 +18,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-PYTHON=${PYTHON:-python3}
 "$PYTHON" -m pip install -q --disable-pip-version-check -e '.[test]'
 bash scripts/build-test-image.sh

@@ -3,6 +3,6 @@
 # tests, multi-process integration tests and real-Docker tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/python.sh
 bash scripts/install.sh
-PYTHON=${PYTHON:-python3}
 exec "$PYTHON" -m pytest -q -p no:cacheprovider "$@"
