@@ -107,6 +107,10 @@ def node_infos(view: View, exclude_job: str = "") -> list[sch.NodeInfo]:
                         demand=resources_of(t.spec),
                         host_ports=fixed_ports(t.spec),
                         namespace=t.namespace or "default",
+                        # Same qualified ids as node_devices, so evicting the
+                        # task gives its devices back to the plan.
+                        device_ids=tuple(_qualified(d.kind, d.id) for d in t.devices),
+                        device_shares=tuple(d.share for d in t.devices),
                     )
                     for t in tasks
                 ),

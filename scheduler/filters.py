@@ -105,24 +105,39 @@ def assign_devices(nodes: NodeSet, i: int, devices: tuple[DeviceNeed, ...]) -> l
     device that still has room for it (best fit), so partly used devices are
     filled before a whole device is broken into.
     """
-    takes: list[tuple[str, int, int]] = []
+    free: dict[str, IntArray] = {}
     for need in devices:
         column = nodes.devices.get(need.kind)
         if column is None:
             return None
-        free = column.shares[i].copy()
-        whole_slots = np.flatnonzero(free == MILLI)[: need.whole]
+        free[need.kind] = column.shares[i]
+    return assign_devices_from(free, devices)
+
+
+def assign_devices_from(
+    free: dict[str, IntArray], devices: tuple[DeviceNeed, ...]
+) -> list[tuple[str, int, int]] | None:
+    """``assign_devices`` on given free shares per kind (one node's row of
+    each column); preemption passes the shares as they would be after
+    evicting some tasks. The arrays are not changed."""
+    takes: list[tuple[str, int, int]] = []
+    for need in devices:
+        row = free.get(need.kind)
+        if row is None:
+            return None
+        left = row.copy()
+        whole_slots = np.flatnonzero(left == MILLI)[: need.whole]
         if len(whole_slots) < need.whole:
             return None
         for slot in whole_slots.tolist():
-            free[slot] = 0
+            left[slot] = 0
             takes.append((need.kind, slot, MILLI))
         for share in need.shares:
-            fitting = np.flatnonzero(free >= share)
+            fitting = np.flatnonzero(left >= share)
             if len(fitting) == 0:
                 return None
-            slot = int(fitting[np.argmin(free[fitting])])  # first of the fullest: lowest id
-            free[slot] -= share
+            slot = int(fitting[np.argmin(left[fitting])])  # first of the fullest: lowest id
+            left[slot] -= share
             takes.append((need.kind, slot, share))
     return takes
 

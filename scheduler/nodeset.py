@@ -243,6 +243,22 @@ class NodeSet:
                 if mask is not None:
                     mask[i] = False
         self._count_job(i, task.job_id, -1)
+        for kind, slot, milli in self.device_slots(i, task):
+            shares = self.devices[kind].shares
+            shares[i, slot] = min(MILLI, int(shares[i, slot]) + milli)
+
+    def device_slots(self, i: int, task: RunningTask) -> list[tuple[str, int, int]]:
+        """[(kind, slot, thousandths)] of the devices of node ``i`` that
+        ``task`` holds; ids the node does not have are skipped (a device
+        that went away has nothing to give back)."""
+        out: list[tuple[str, int, int]] = []
+        for device_id, share in zip(task.device_ids, task.device_shares):
+            for kind, column in self.devices.items():
+                ids = column.ids[i]
+                if device_id in ids:
+                    out.append((kind, ids.index(device_id), to_milli(share)))
+                    break
+        return out
 
     def _count_job(self, i: int, job_id: str, delta: int) -> None:
         per_node = self._job_nodes.setdefault(job_id, {})

@@ -127,7 +127,7 @@ class _PlanRun:
 
     def _preempt(self, group_pass: GroupPass, task_id: str) -> int | None:
         group = group_pass.req.group
-        choice = find_preemption(group_pass.filter, group.priority)
+        choice = find_preemption(group_pass.filter, group.priority, self.config.preemption_search_budget)
         if choice is None:
             return None
         i = choice.node

@@ -18,6 +18,18 @@ class RunningTask:
     demand: Resources
     host_ports: tuple[int, ...] = ()
     namespace: str = "default"  # DRF charges the task to this namespace
+    # Devices the task holds, aligned: device_ids[k] holds device_shares[k]
+    # of one device (1.0 for a whole device). Ids are those of the node's
+    # ``NodeInfo.devices``; evicting the task gives these shares back.
+    device_ids: tuple[str, ...] = ()
+    device_shares: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.device_ids) != len(self.device_shares):
+            raise ValueError(
+                f"task {self.task_id}: device_ids and device_shares must be aligned "
+                f"({len(self.device_ids)} ids, {len(self.device_shares)} shares)"
+            )
 
 
 @dataclass(frozen=True, slots=True)
