@@ -124,3 +124,20 @@ def test_drf_gives_two_namespaces_equal_dominant_shares(tmp_path: Path) -> None:
         b_share = 2 * 3 / 9  # cpu is B's
         assert a_share == pytest.approx(b_share) == pytest.approx(2 / 3)
         assert len(waiting(c, "a")) == 7 and len(waiting(c, "b")) == 8
+
+
+def test_a_gpu_job_preempts_a_lower_priority_gpu_task_and_gets_its_device(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("gpu-node", extra=["--device", "gpu=7"])
+        c.client.run_job(job("batchy", 1, priority=10, gpus=1))
+        (low,) = wait_for(lambda: running(c, "batchy"), timeout=20, what="the low-priority task to run")
+        assert [d.id for d in low.devices] == ["7"]
+        c.client.run_job(job("urgent", 1, priority=90, gpus=1))
+        (high,) = wait_for(lambda: running(c, "urgent"), timeout=20, what="the urgent task to run")
+        assert [d.id for d in high.devices] == ["7"]
+        evicted = next(t for t in c.client.list_tasks(job="batchy", all=True) if t.meta.id == low.meta.id)
+        assert evicted.desired_state == pb.TASK_STATE_SHUTDOWN and "preempted" in evicted.status.message
+        # The victim's slot comes back pending, waiting for a gpu: never two on one device.
+        back = wait_for(lambda: waiting(c, "batchy"), timeout=20, what="the victim's replacement to wait")
+        assert "gpu" in back[0].pending_reason
+        assert not running(c, "batchy")
