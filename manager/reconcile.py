@@ -147,14 +147,13 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapp
                 d.actions.append(_shutdown(latest, "its node is drained"))
                 d.actions.append(create(new_task(job, slot, latest.attempt)))
                 continue
-            if latest.spec_version != job.spec_version and not slot_done(job, latest):
-                # Rolling update, stop-first, `update.parallelism` slots at a
-                # time: the replacement is placed once the old task has
-                # released its node; the next slot goes when one is running.
-                if update_budget > 0:
-                    update_budget -= 1
-                    d.actions.append(_shutdown(latest, "replaced by a newer job version"))
-                    d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
+            # Rolling update, stop-first, `update.parallelism` slots at a
+            # time: the replacement is placed once the old task has released
+            # its node; the next slot goes when one is running.
+            if latest.spec_version != job.spec_version and not slot_done(job, latest) and update_budget > 0:
+                update_budget -= 1
+                d.actions.append(_shutdown(latest, "replaced by a newer job version"))
+                d.actions.append(create(new_task(job, slot, latest.attempt + 1)))
             continue
         if slot_done(job, latest):
             continue
