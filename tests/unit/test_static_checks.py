@@ -1,5 +1,5 @@
-"""The pure core is type-checked strictly (CONVENTIONS.md: mypy --strict on
-scheduler/ and the manager's store code)."""
+"""Static checks the suite enforces: ruff on the whole tree, and mypy --strict
+on the pure core (CONVENTIONS.md: scheduler/ and the manager's store code)."""
 
 from __future__ import annotations
 
@@ -23,4 +23,9 @@ def test_core_passes_mypy_strict() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", *STRICT], cwd=REPO, capture_output=True, text=True, check=False
     )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_tree_passes_ruff() -> None:
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=REPO, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
