@@ -326,6 +326,8 @@ class NetCluster:
         self.lab.add_host("client")
         self.proxy = ClientProxy(self.lab.exec_prefix("client"), first.data_dir / "admin", self.root / "proxy.log")
         wait_for(lambda: self.info(0)["leader"], timeout=30, what="manager-1 to lead")
+        # A new leader replicates the cluster's CA and tokens just after it wins.
+        wait_for(lambda: self.call("manager_token", first.address), timeout=30, what="the cluster's security settings")
         for n in range(2, managers + 1):
             token = self.call("manager_token", first.address)
             m = self._new_manager(n, ["join", "--join", first.join_addr, "--token", token])
