@@ -15,7 +15,7 @@ from agent.session import AgentSession, StatusReporter
 from agent.worker import Worker
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.errors import DockyardError, FailedPrecondition
-from dockyard.grpcutil import ReloadableServerCredentials, new_server, set_serving
+from dockyard.grpcutil import ReloadableServerCredentials, host_of, new_server, set_serving
 from dockyard.join import renew
 from dockyard.pki import NodeIdentity
 
@@ -72,7 +72,7 @@ class Agent:
             await asyncio.sleep(self.config.cert_check_period)
             if not self.identity.needs_renewal(datetime.now(UTC)):
                 continue
-            host = (self.config.advertise or self.config.listen).rsplit(":", 1)[0]
+            host = host_of(self.config.advertise or self.config.listen)
             for address in self.config.managers:
                 try:
                     renewed = await renew(address, self.identity, [host])

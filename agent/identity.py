@@ -9,15 +9,12 @@ from pathlib import Path
 
 from agent.config import AgentConfig
 from dockyard.errors import FailedPrecondition
+from dockyard.grpcutil import host_of
 from dockyard.join import join
 from dockyard.pki import NodeIdentity
 
 CERTS_DIR = "certs"
 MANAGERS_FILE = "managers.json"
-
-
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0].strip("[]")
 
 
 def save_managers(data_dir: Path, managers: list[str]) -> None:
@@ -42,7 +39,7 @@ async def obtain_identity(config: AgentConfig) -> tuple[NodeIdentity, list[str]]
         return identity, managers
     if not (config.join and config.token):
         raise FailedPrecondition("this agent has not joined a cluster yet: give --join MANAGER_JOIN_ADDRESS and --token AGENT_TOKEN")
-    sans = [_host(config.advertise or config.listen)]
+    sans = [host_of(config.advertise or config.listen)]
     identity, managers = await join(config.join, config.token, sans)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     identity.save(certs)

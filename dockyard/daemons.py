@@ -86,9 +86,9 @@ def manager_join(
         from dockyard.api.v1 import control_pb2 as cpb
         from dockyard.api.v1 import control_pb2_grpc as cgrpc
         from dockyard.errors import from_status
-        from dockyard.grpcutil import secure_channel
+        from dockyard.grpcutil import host_of, secure_channel
 
-        host = listen.rsplit(":", 1)[0].strip("[]")
+        host = host_of(listen)
         identity, managers = await join_cluster(join, token, [host])
         last: Exception | None = None
         for address in managers:

@@ -35,6 +35,11 @@ SERVER_OPTIONS: Sequence[tuple[str, Any]] = (
 )
 
 
+def host_of(address: str) -> str:
+    """The host part of HOST:PORT ("[::1]:7460" -> "::1")."""
+    return address.rsplit(":", 1)[0].strip("[]")
+
+
 def peer_of(context: grpc.aio.ServicerContext) -> PeerIdentity | None:
     """Who is calling, from the client certificate mutual TLS verified
     (None on a connection without one: the join port)."""

@@ -24,7 +24,14 @@ from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import dispatcher_pb2_grpc as dgrpc
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import FailedPrecondition
-from dockyard.grpcutil import SERVER_OPTIONS, ReloadableServerCredentials, new_server, secure_channel, set_serving
+from dockyard.grpcutil import (
+    SERVER_OPTIONS,
+    ReloadableServerCredentials,
+    host_of,
+    new_server,
+    secure_channel,
+    set_serving,
+)
 from dockyard.pki import CertificateAuthority, NodeIdentity, Role
 from manager.ca import SECURITY_ID, NodeCAService, new_security
 from manager.config import SCHEDULER_SETTINGS, ManagerConfig
@@ -91,10 +98,6 @@ class ClusterIdentity:
         tmp.replace(path)
 
 
-def _host(address: str) -> str:
-    return address.rsplit(":", 1)[0].strip("[]")
-
-
 def issue_local(ca: CertificateAuthority, node_id: str, role: Role, lifetime: timedelta, sans: list[str]) -> NodeIdentity:
     key_pem, csr_pem = NodeIdentity.generate_key_and_csr()
     return NodeIdentity(ca.issue(csr_pem, node_id, role, lifetime, sans), key_pem, ca.cert_pem)
@@ -123,7 +126,7 @@ def init_cluster(config: ManagerConfig, cert_lifetime: float = 90 * 86400.0) -> 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     ca.save(config.data_dir / CA_DIR)
     lifetime = timedelta(seconds=cert_lifetime)
-    sans = [_host(config.listen)]
+    sans = [host_of(config.listen)]
     issue_local(ca, identity.manager_id, Role.MANAGER, lifetime, sans).save(config.data_dir / CERTS_DIR)
     # The admin credential outlives node certificates: the CLI does not renew it.
     issue_local(ca, "admin-" + uuid.uuid4().hex[:12], Role.ADMIN, timedelta(days=365), []).save(config.data_dir / ADMIN_DIR)
@@ -195,7 +198,7 @@ class Manager:
                 continue
             ca = CertificateAuthority(sec.ca_cert_pem, sec.ca_key_pem)
             renewed = issue_local(
-                ca, self.identity.manager_id, Role.MANAGER, timedelta(seconds=sec.cert_lifetime), [_host(self.identity.listen)]
+                ca, self.identity.manager_id, Role.MANAGER, timedelta(seconds=sec.cert_lifetime), [host_of(self.identity.listen)]
             )
             await asyncio.to_thread(renewed.save, self.config.data_dir / CERTS_DIR)
             self.node_identity = renewed
