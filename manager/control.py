@@ -221,8 +221,12 @@ class Control(cgrpc.ControlServicer):
     async def ListNodes(self, request: cpb.ListNodesRequest, context: grpc.aio.ServicerContext) -> cpb.ListNodesResponse:
         view = self.store.view()
         resp = cpb.ListNodesResponse()
+        held_by: dict[str, list[pb.Task]] = {}
+        for t in view.tasks.values():  # one pass over the tasks, not one per node
+            if holds_resources(t):
+                held_by.setdefault(t.node_id, []).append(t)
         for node in sorted(view.nodes.values(), key=lambda n: n.name):
-            held = [t for t in view.tasks.values() if t.node_id == node.meta.id and holds_resources(t)]
+            held = held_by.get(node.meta.id, [])
             alloc = pb.Resources(
                 cpu=sum(t.spec.resources.cpu for t in held),
                 memory=sum(t.spec.resources.memory for t in held),
