@@ -242,21 +242,36 @@ def test_invalid_job_file_changes_nothing(one_host: Cluster, tmp_path: Path, cas
     proc = one_host.cli("job", "run", str(path))
     assert proc.returncode == 2, proc.stderr
     assert field_path in proc.stderr
-    # The manager rejects the same spec when it arrives over gRPC directly.
-    from dockyard.errors import InvalidArgument
-    from dockyard.jobspec import parse_job
-
-    try:
-        raw = parse_job(spec)
-    except InvalidArgument:
-        raw = None
-    if raw is not None:  # (specs the loader rejects can't be built client-side)
-        with pytest.raises(InvalidArgument):
-            one_host.client.run_job(raw)
     time.sleep(0.3)
     assert one_host.client.cluster_info().raft_commit_index == before
     assert {c.id for c in run_containers(all=True)} == containers_before
     assert all(j.job.spec.name != "bad" for j in one_host.client.list_jobs())
+
+
+WIRE_INVALID = {
+    "negative_cpu": (pb.TaskSpec(image="x", resources=pb.Resources(cpu=-1)), "task.resources.cpu"),
+    "negative_memory": (pb.TaskSpec(image="x", resources=pb.Resources(memory=-5)), "task.resources.memory"),
+    "missing_image": (pb.TaskSpec(command=["sh"]), "task.image"),
+    "duplicate_port": (
+        pb.TaskSpec(image="x", ports=[pb.PortSpec(container=80, published=18080), pb.PortSpec(container=81, published=18080)]),
+        "task.ports[1].published",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WIRE_INVALID))
+def test_invalid_spec_over_grpc_changes_nothing(one_host: Cluster, case: str) -> None:
+    """The manager applies the same rules to specs that skip the CLI."""
+    from dockyard.errors import InvalidArgument
+
+    task, field_path = WIRE_INVALID[case]
+    before = one_host.client.cluster_info().raft_commit_index
+    with pytest.raises(InvalidArgument) as err:
+        one_host.client.run_job(pb.JobSpec(name="bad-wire", replicas=1, task=task))
+    assert field_path in [e.path for e in err.value.errors]
+    time.sleep(0.3)
+    assert one_host.client.cluster_info().raft_commit_index == before
+    assert all(j.job.spec.name != "bad-wire" for j in one_host.client.list_jobs())
 
 
 def test_manager_sigkill_keeps_jobs_and_tasks(docker_ready: None, tmp_path: Path) -> None:
