@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
 
 from agent.runtime import ContainerSpec, ContainerState, PortRequest, RuntimeFailure, TaskRuntime
 from dockyard.api.v1 import objects_pb2 as pb
@@ -96,8 +97,8 @@ class Worker:
         self.observed[task_id] = status.state
         self.report(task_id, status)
 
-    def _spawn(self, coro: asyncio.Future[None] | asyncio.Task[None] | object) -> None:
-        t = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        t = asyncio.create_task(coro)
         self._ops.add(t)
         t.add_done_callback(self._ops.discard)
 
