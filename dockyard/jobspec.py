@@ -131,10 +131,13 @@ def _check_label(value: str) -> str:
     return value
 
 
+_WHITESPACE = re.compile(r"\s")
+
+
 def _check_image(value: str) -> str:
     if not value.strip():
         raise _rule("must not be empty")
-    if any(ch.isspace() for ch in value):
+    if _WHITESPACE.search(value):
         raise _rule(f"must not contain whitespace (got {value!r})")
     return value
 
@@ -375,10 +378,12 @@ class TaskModel(_Section):
     image: Annotated[str, AfterValidator(_check_image)]
     command: Argv = []
     env: dict[EnvName, EnvValue] = {}
-    resources: ResourcesModel = ResourcesModel()
+    # default_factory, not an instance: pydantic deep-copies a model default
+    # on every validation (half the cost of validating a small spec).
+    resources: ResourcesModel = Field(default_factory=ResourcesModel)
     ports: list[PortModel] = []
     health: HealthModel | None = None
-    restart: RestartModel = RestartModel()
+    restart: RestartModel = Field(default_factory=RestartModel)
     stop_grace_period: PositiveDuration = DEFAULT_STOP_GRACE_PERIOD
 
 
@@ -405,8 +410,8 @@ class JobModel(_Section):
     replicas: UInt32 = DEFAULT_REPLICAS
     priority: Annotated[int, Field(ge=0, le=100)] = DEFAULT_PRIORITY
     task: TaskModel
-    placement: PlacementModel = PlacementModel()
-    update: UpdateModel = UpdateModel()
+    placement: PlacementModel = Field(default_factory=PlacementModel)
+    update: UpdateModel = Field(default_factory=UpdateModel)
 
 
 # Which model sits under which key, to suggest the field a typo meant.

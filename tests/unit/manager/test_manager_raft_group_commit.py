@@ -275,6 +275,63 @@ def test_a_failed_entry_fails_every_caller_in_it_and_the_next_entry_still_goes(r
     asyncio.run(run())
 
 
+def test_with_linger_a_lone_writer_never_waits() -> None:
+    async def run() -> None:
+        raft = FakeRaft()
+        group = GroupCommit(raft.submit, linger=60)
+        for i, n in enumerate("abc"):
+            (t,) = await start(group, n)
+            assert len(raft.entries) == i + 1, "sent at once"
+            raft.commit()
+            assert (await t).ok
+
+    asyncio.run(run())
+
+
+def test_with_linger_the_next_entry_waits_for_as_many_writers_as_were_outstanding() -> None:
+    async def run() -> None:
+        raft = FakeRaft()
+        group = GroupCommit(raft.submit, linger=60)
+        tasks = await start(group, "a")
+        tasks += await start(group, "b", "c", "d")  # four outstanding at once
+        raft.commit()
+        await settle()
+        assert [names(e) for e in raft.entries] == [["a"], ["b", "c", "d"]]
+        raft.commit()
+        await settle()
+        tasks += await start(group, "e", "f", "g")
+        assert len(raft.entries) == 2, "waits for a fourth writer"
+        tasks += await start(group, "h")
+        assert [names(e) for e in raft.entries][2] == ["e", "f", "g", "h"]
+        raft.commit()
+        assert all(r.ok for r in await asyncio.gather(*tasks))
+
+    asyncio.run(run())
+
+
+def test_with_linger_an_entry_waits_no_longer_than_the_linger() -> None:
+    async def run() -> None:
+        raft = FakeRaft()
+        group = GroupCommit(raft.submit, linger=0.05)
+        tasks = await start(group, "a")
+        tasks += await start(group, "b", "c", "d")
+        raft.commit()
+        await settle()
+        raft.commit()
+        await settle()
+        t0 = time.monotonic()
+        tasks += await start(group, "e")  # only one of the four writes again
+        while len(raft.entries) < 3:
+            await asyncio.sleep(0.005)
+        waited = time.monotonic() - t0
+        assert 0.04 <= waited < 1.0
+        assert names(raft.entries[2]) == ["e"]
+        raft.commit()
+        assert all(r.ok for r in await asyncio.gather(*tasks))
+
+    asyncio.run(run())
+
+
 def test_an_entry_is_bounded_by_batch_count_and_bytes() -> None:
     async def run() -> None:
         raft = FakeRaft()
