@@ -128,7 +128,8 @@ class Control(cgrpc.ControlServicer):
                 await self._write([action])
             except Conflict:
                 continue
-            stored = self.store.view().jobs[job.meta.id]
+            stored = self.store.get("jobs", job.meta.id)
+            assert isinstance(stored, pb.Job)
             # A new job is an operator-visible event; a changed spec is
             # logged at debug level (a CI pipeline may update jobs at a high
             # rate, and each log line costs the leader as much as a fifth of

@@ -203,6 +203,7 @@ def encode_raft_entry(batches: Sequence[bytes]) -> bytes:
 class _Proposal:
     data: bytes
     future: asyncio.Future[ApplyResult]
+    deadline: float  # loop time by which its caller hears an answer
 
 
 @dataclass(slots=True)
@@ -255,18 +256,16 @@ class GroupCommit:
             if self._flight is not None or self._queue:
                 raise RuntimeError("GroupCommit serves one event loop at a time")
             self._loop = loop
-        proposal = _Proposal(batch.SerializeToString(), loop.create_future())
+        proposal = _Proposal(batch.SerializeToString(), loop.create_future(), loop.time() + self.timeout)
         self._queue.append(proposal)
         outstanding = len(self._queue) + self.in_flight()
         self._peak = max(self._peak, outstanding)
         if self._flight is None and (self._linger_timer is None or len(self._queue) >= self._target):
             self._send_next()
-        try:
-            # On timeout wait_for cancels the future: a proposal still queued is
-            # then dropped unsent, one in flight learns nothing more.
-            return await asyncio.wait_for(proposal.future, self.timeout)
-        except TimeoutError:
-            raise Unavailable(f"the write was not committed within {self.timeout:g}s; its outcome is unknown") from None
+        # No timer per proposal: the entry in flight expires at its earliest
+        # proposal's deadline, and a proposal whose deadline passed while it
+        # was queued is answered, unsent, when the pipeline moves on.
+        return await proposal.future
 
     def in_flight(self) -> int:
         """Proposals in the entry in flight (for tests and status)."""
@@ -278,10 +277,19 @@ class GroupCommit:
             self._linger_timer = None
         proposals: list[_Proposal] = []
         size = 0
+        loop = self._loop
+        assert loop is not None
+        now = loop.time()
         while self._queue and len(proposals) < self.max_batches:
             nxt = self._queue[0]
             if nxt.future.done():  # its caller gave up while it waited
                 self._queue.popleft()
+                continue
+            if nxt.deadline <= now:
+                self._queue.popleft()
+                nxt.future.set_exception(
+                    Unavailable(f"the write waited {self.timeout:g}s behind an entry Raft did not commit; it was not sent")
+                )
                 continue
             if proposals and size + len(nxt.data) > self.max_bytes:
                 break
@@ -293,11 +301,10 @@ class GroupCommit:
         self._peak = len(self._queue) + len(proposals)
         flight = _Flight(proposals)
         self._flight = flight
-        loop = self._loop
-        assert loop is not None
         # If Raft never calls back (it queues commands while there is no
-        # leader), the pipeline must not stall behind this entry for good.
-        flight.timer = loop.call_later(self.timeout, self._expire, flight)
+        # leader), the pipeline must not stall behind this entry for good,
+        # and no caller waits past its deadline.
+        flight.timer = loop.call_later(min(p.deadline for p in proposals) - now, self._expire, flight)
 
         def done(results: Any, error: int) -> None:
             try:

@@ -183,9 +183,16 @@ class Store:
             except DecodeError:
                 self.index += 1
                 return (ApplyResult(self.index, False, ("undecodable entry",)),)
-            return tuple(self._apply_batch_locked(batch) for batch in entry.batches)
+            results = tuple(self._apply_batch_locked(batch, notify=False) for batch in entry.batches)
+            # One wake-up per watcher per entry, not per batch: a group commit
+            # carries up to hundreds of batches.
+            changes = tuple(c for r in results for c in r.changes)
+            if changes:
+                for watch in self._watches:
+                    watch.push(changes)
+            return results
 
-    def _apply_batch_locked(self, batch: spb.StoreBatch) -> ApplyResult:
+    def _apply_batch_locked(self, batch: spb.StoreBatch, notify: bool = True) -> ApplyResult:
         self.index += 1
         if batch.term:
             if batch.term < self.max_term:
@@ -206,7 +213,7 @@ class Store:
             else:
                 self._tables[table][obj_id] = obj
         result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
-        if changes:
+        if changes and notify:
             for watch in self._watches:
                 watch.push(result.changes)
         for hook in self._applied_hooks:

@@ -95,7 +95,7 @@ def test_an_entry_gives_the_same_state_as_its_batches_applied_one_by_one() -> No
     assert grouped.dump() == single.dump()
 
 
-def test_watches_see_each_batch_of_an_entry_as_its_own_change_set() -> None:
+def test_watches_get_an_entry_as_one_change_set_in_batch_order_without_rejected_batches() -> None:
     async def run() -> list[tuple[str, ...]]:
         store = Store()
         _, watch = store.view_and_watch(["nodes"])
@@ -106,7 +106,7 @@ def test_watches_see_each_batch_of_an_entry_as_its_own_change_set() -> None:
             got.append(tuple(c.obj.meta.id for c in watch.queue.get_nowait()))
         return got
 
-    assert asyncio.run(run()) == [("a",), ("b",)]
+    assert asyncio.run(run()) == [("a", "b")]  # one wake-up per entry
 
 
 def test_an_undecodable_entry_is_one_rejection_by_value() -> None:
@@ -371,6 +371,23 @@ def test_an_entry_raft_never_completes_times_out_and_does_not_stall_the_pipeline
         raft.pending.pop(0)  # the lost entry's callback never comes
         raft.commit()
         assert (await t).ok
+
+    asyncio.run(run())
+
+
+def test_a_write_queued_behind_a_stuck_entry_hears_within_its_own_timeout() -> None:
+    async def run() -> None:
+        raft = FakeRaft()
+        group = GroupCommit(raft.submit, timeout=0.3)
+        (stuck,) = await start(group, "a")
+        await asyncio.sleep(0.15)
+        t0 = time.monotonic()
+        (queued,) = await start(group, "b")
+        with pytest.raises(Unavailable):
+            await queued
+        assert time.monotonic() - t0 < 0.3 + 0.1  # its own timeout, not the stuck entry's plus its own
+        with pytest.raises(Unavailable):
+            await stuck
 
     asyncio.run(run())
 
