@@ -110,16 +110,16 @@ class Control(cgrpc.ControlServicer):
     async def RunJob(self, request: cpb.RunJobRequest, context: grpc.aio.ServicerContext) -> cpb.RunJobResponse:
         spec = check_spec(request.spec)
         for _ in range(3):
-            view = self.store.view()
-            existing = view.job_by_name(spec.name)
+            existing = self.store.job_by_name(spec.name)
             if existing is None:
                 job = pb.Job(meta=pb.Meta(id=uuid.uuid4().hex), spec=spec, spec_version=1)
                 action = create(job)
             else:
-                if existing.spec == spec and not existing.stopped:
+                same_spec = existing.spec == spec
+                if same_spec and not existing.stopped:
                     return cpb.RunJobResponse(job=existing, changed=False)
                 job = clone(existing)
-                if existing.spec != spec:
+                if not same_spec:
                     job.spec_version += 1
                 job.spec.CopyFrom(spec)
                 job.stopped = False

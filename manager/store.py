@@ -122,6 +122,7 @@ class Store:
         self.max_term = 0
         self._watches: list[Watch] = []
         self._applied_hooks: list[Callable[[ApplyResult], None]] = []
+        self._job_names: dict[str, str] = {}  # job name -> id: names are unique
 
     # -- reading ---------------------------------------------------------
 
@@ -142,6 +143,12 @@ class Store:
     def get(self, table: str, obj_id: str) -> Message | None:
         with self._lock:
             return self._tables[table].get(obj_id)
+
+    def job_by_name(self, name: str) -> pb.Job | None:
+        """The job named `name`, without copying the tables as `view` does."""
+        with self._lock:
+            job_id = self._job_names.get(name)
+            return self._tables["jobs"].get(job_id) if job_id is not None else None  # type: ignore[return-value]
 
     def view_and_watch(self, tables: Iterable[str] = TABLES) -> tuple[View, Watch]:
         """A snapshot and a watch that starts exactly after it, so a reconcile
@@ -209,9 +216,15 @@ class Store:
             return ApplyResult(self.index, False, tuple(errors))
         for (table, obj_id), obj in staged.items():
             if obj is None:
-                self._tables[table].pop(obj_id, None)
+                old = self._tables[table].pop(obj_id, None)
             else:
+                old = self._tables[table].get(obj_id)
                 self._tables[table][obj_id] = obj
+            if table == "jobs":
+                if old is not None:
+                    self._job_names.pop(old.spec.name, None)  # type: ignore[attr-defined]
+                if obj is not None:
+                    self._job_names[obj.spec.name] = obj_id  # type: ignore[attr-defined]
         result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
         if changes and notify:
             for watch in self._watches:
@@ -239,6 +252,16 @@ class Store:
         key = (table, obj_id)
         current = staged[key] if key in staged else self._tables[table].get(obj_id)
         where = f"{table}/{obj_id}"
+        if table == "jobs" and action.kind != spb.StoreAction.KIND_DELETE:
+            # Two submissions of a new job name racing each other must not
+            # both create a job: the second is refused like a stale version.
+            name = obj.spec.name  # type: ignore[attr-defined]
+            owner = self._job_names.get(name)
+            for (t, other), staged_obj in staged.items():
+                if t == "jobs" and other != obj_id and staged_obj is not None and staged_obj.spec.name == name:  # type: ignore[attr-defined]
+                    owner = other
+            if owner is not None and owner != obj_id and staged.get(("jobs", owner), True) is not None:
+                return f"{where}: the job name {name!r} is taken by jobs/{owner}"
         if action.kind == spb.StoreAction.KIND_CREATE:
             if current is not None:
                 return f"{where}: already exists"
@@ -302,6 +325,7 @@ class Store:
                 "managers": {m.meta.id: m for m in snap.managers},
                 "security": {x.meta.id: x for x in snap.security},
             }
+            self._job_names = {j.spec.name: j.meta.id for j in snap.jobs}
 
 
 # -- building batches ---------------------------------------------------------

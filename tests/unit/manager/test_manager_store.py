@@ -56,6 +56,29 @@ def test_create_of_an_existing_id_is_rejected_and_keeps_the_original() -> None:
     assert r.changes == ()
 
 
+def test_a_job_name_belongs_to_one_job_and_is_found_without_a_view() -> None:
+    store = Store()
+    assert store.apply(batch([create(job("j1", name="web"))])).ok
+    # A second submission of the same new name that raced the first one:
+    r = store.apply(batch([create(job("j2", name="web"))]))
+    assert not r.ok and r.errors == ("jobs/j2: the job name 'web' is taken by jobs/j1",)
+    r = store.apply(batch([create(job("j3", name="db")), create(job("j4", name="db"))], atomic=False))
+    assert r.errors == ("jobs/j4: the job name 'db' is taken by jobs/j3",)
+    found = store.job_by_name("web")
+    assert found is not None and found.meta.id == "j1"
+    assert store.job_by_name("nope") is None
+    # Deleting the job frees its name, also within one batch.
+    j1 = store.job_by_name("web")
+    assert j1 is not None
+    assert store.apply(batch([delete(j1), create(job("j5", name="web"))])).ok
+    assert store.job_by_name("web").meta.id == "j5"  # type: ignore[union-attr]
+    # The index survives a snapshot round trip.
+    other = Store()
+    other.load(store.dump())
+    assert other.job_by_name("db").meta.id == "j3"  # type: ignore[union-attr]
+    assert not other.apply(batch([create(job("j6", name="db"))])).ok
+
+
 def test_update_at_the_current_version_bumps_it_and_keeps_creation_stamps() -> None:
     store = Store()
     store.apply(batch([create(job())], ts=10.0))
