@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -23,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
 
 from dockyard.api.v1 import store_pb2 as spb
@@ -108,12 +114,63 @@ class _StoreMachine(SyncObjConsumer):  # type: ignore[misc]
             self._store.load(data)
 
 
+class RaftCipher:
+    """Protection of every message on the Raft port, in the interface
+    pysyncobj expects of its `encryptor` (Fernet's `encrypt_at_time`,
+    `extract_timestamp`, `decrypt`).
+
+    AES-256-GCM-SIV with a key derived from the cluster's Raft secret
+    (PBKDF2-HMAC-SHA256, 100,000 iterations, as pysyncobj derives its Fernet
+    key). A token is: version (1 byte) | sender's timestamp (8 bytes, big
+    endian, authenticated) | nonce (12 random bytes) | ciphertext and tag.
+    Anything that does not authenticate raises, and pysyncobj then drops the
+    connection without unpickling a byte. GCM-SIV keeps random nonces safe
+    for the life of a cluster (a repeated nonce would reveal only that two
+    messages were equal). It costs ~9 us per 3 KB message against Fernet's
+    ~50 us (AES-CBC and HMAC driven from Python); the leader encrypts or
+    decrypts four messages per Raft entry and each follower two.
+    """
+
+    VERSION = b"\x01"
+    _HEADER = 1 + 8 + 12
+
+    def __init__(self, secret: str) -> None:
+        kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=b"dockyard raft v1", iterations=100_000)
+        self._aead = AESGCMSIV(kdf.derive(secret.encode()))
+
+    def encrypt_at_time(self, data: bytes, current_time: int) -> bytes:
+        header = self.VERSION + struct.pack(">Q", current_time)
+        nonce = os.urandom(12)
+        return header + nonce + self._aead.encrypt(nonce, data, header)
+
+    def extract_timestamp(self, token: bytes) -> int:
+        if len(token) < self._HEADER + 16 or token[:1] != self.VERSION:
+            raise InvalidTag
+        return int(struct.unpack(">Q", token[1:9])[0])
+
+    def decrypt(self, token: bytes) -> bytes:
+        self.extract_timestamp(token)
+        return self._aead.decrypt(token[9 : self._HEADER], token[self._HEADER :], token[:9])
+
+
 class _LowLatencySyncObj(SyncObj):  # type: ignore[misc]
     """pysyncobj appends proposed commands at the very end of a tick, after it
     has computed the commit index; the commit waits for the next tick, which
     on a quiet cluster (one manager: no peer traffic to wake the poller) comes
     only after `autoTickPeriod` (50 ms). Waking the poller again when a tick
-    appended entries makes a single-manager commit take well under 1 ms."""
+    appended entries makes a single-manager commit take well under 1 ms.
+
+    Messages are protected by `RaftCipher` instead of pysyncobj's Fernet: the
+    transport asks the `encryptor` property for every connection, and the
+    configuration carries no password so that pysyncobj builds no Fernet."""
+
+    def __init__(self, *args: Any, cipher: RaftCipher, **kwargs: Any) -> None:
+        self._dockyard_cipher = cipher
+        super().__init__(*args, **kwargs)
+
+    @property
+    def encryptor(self) -> RaftCipher:
+        return self._dockyard_cipher
 
     def _checkCommandsToApply(self) -> None:
         log = self._SyncObj__raftLog
@@ -369,7 +426,9 @@ class RaftProposer:
         self.commit_timeout = commit_timeout
         data_dir.mkdir(parents=True, exist_ok=True)
         conf = SyncObjConf(
-            password=password,
+            # The password protects the Raft port through RaftCipher (see
+            # _LowLatencySyncObj); pysyncobj must not build its own Fernet.
+            password=None,
             appendEntriesUseBatch=False,
             journalFile=str(data_dir / "raft.journal"),
             fullDumpFile=str(data_dir / "raft.dump"),
@@ -411,7 +470,9 @@ class RaftProposer:
             onStateChanged=self._on_state_changed,
         )
         self._machine = _StoreMachine(store)
-        self._sync = _LowLatencySyncObj(address, list(peers), conf=conf, consumers=[self._machine])
+        self._sync = _LowLatencySyncObj(
+            address, list(peers), conf=conf, consumers=[self._machine], cipher=RaftCipher(password)
+        )
         self._group = GroupCommit(self._submit, timeout=commit_timeout, linger=commit_linger)
 
     def _on_state_changed(self, old: int, new: int) -> None:

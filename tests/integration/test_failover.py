@@ -257,6 +257,8 @@ def _frame(data: bytes) -> bytes:
 def test_pickled_payload_on_the_raft_port_has_no_effect(trio: Cluster, tmp_path: Path) -> None:
     from cryptography.fernet import Fernet
 
+    from manager.raft import RaftCipher
+
     sentinel = tmp_path / "pwned"
     evil = pickle.dumps(_Payload(sentinel))
     compressed = zlib.compress(evil, 3)
@@ -271,7 +273,8 @@ def test_pickled_payload_on_the_raft_port_has_no_effect(trio: Cluster, tmp_path:
     payloads = {
         "pysyncobj frame, no encryption": _frame(compressed),
         "bare pickle": evil,
-        "frame encrypted with another key": _frame(Fernet(Fernet.generate_key()).encrypt(compressed)),
+        "frame encrypted with another secret": _frame(RaftCipher("not the cluster secret").encrypt_at_time(compressed, 1)),
+        "Fernet frame (pysyncobj's own encryption)": _frame(Fernet(Fernet.generate_key()).encrypt(compressed)),
         "utility command (status)": _frame(zlib.compress(pickle.dumps(["status"]), 3)),
         "node hello then payload": _frame(zlib.compress(pickle.dumps(trio.managers[1].raft_addr))) + _frame(compressed),
         "huge length": struct.pack("i", 2**31 - 1) + compressed,

@@ -475,3 +475,32 @@ def test_a_single_node_raft_proposer_groups_concurrent_writes(tmp_path: Path) ->
     assert len(store.view().nodes) == 40
     assert sum(entries) == 41 and len(entries) < 41  # several writes per Raft entry
     assert entries[0] == 1  # the first write went alone, at once
+
+
+# -- the Raft port's cipher -----------------------------------------------------------------
+
+
+def test_raft_cipher_round_trips_and_refuses_what_it_did_not_seal() -> None:
+    from cryptography.exceptions import InvalidTag
+    from cryptography.fernet import Fernet
+
+    from manager.raft import RaftCipher
+
+    cipher = RaftCipher("cluster secret")
+    token = cipher.encrypt_at_time(b"entry bytes", 1234)
+    assert cipher.extract_timestamp(token) == 1234
+    assert RaftCipher("cluster secret").decrypt(token) == b"entry bytes"  # another manager, same secret
+    assert cipher.encrypt_at_time(b"entry bytes", 1234) != token  # a fresh nonce each time
+    forged_time = token[:1] + (99999).to_bytes(8, "big") + token[9:]
+    refused = {
+        "another secret": RaftCipher("another secret").encrypt_at_time(b"x", 1),
+        "a changed timestamp": forged_time,
+        "a flipped bit": token[:-1] + bytes([token[-1] ^ 1]),
+        "truncated": token[:20],
+        "empty": b"",
+        "a Fernet token": Fernet(Fernet.generate_key()).encrypt(b"x"),
+    }
+    for what, data in refused.items():
+        with pytest.raises((InvalidTag, ValueError)):
+            cipher.decrypt(data)
+        assert what
