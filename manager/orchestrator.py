@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 
+from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import Unavailable
 from manager.raft import Proposer
@@ -73,10 +74,16 @@ class Orchestrator:
         view = self.store.view()
         now = time.time()
         dirty, self._dirty = self._dirty, set()
+        # One pass over the tasks for all dirty jobs (not one per job).
+        tasks_of: dict[str, list[pb.Task]] = {job_id: [] for job_id in dirty}
+        for t in view.tasks.values():
+            held = tasks_of.get(t.job_id)
+            if held is not None:
+                held.append(t)
         actions: list[spb.StoreAction] = []
         for job_id in sorted(dirty):
             job = view.jobs.get(job_id)
-            tasks = list(view.tasks_of_job(job_id))
+            tasks = tasks_of[job_id]
             if job is None:
                 actions.extend(delete(t) for t in tasks)  # tasks of a deleted job
                 continue
