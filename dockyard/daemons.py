@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -72,12 +73,11 @@ def manager_join(
 ) -> Any:
     """Join an existing cluster as a manager: get a manager certificate with
     the token, ask the cluster to add this Raft member, remember it all."""
+    from dockyard.errors import FailedPrecondition
     from dockyard.join import join as join_cluster
     from manager.daemon import CERTS_DIR, STATE_FILE, ClusterIdentity
 
     if (data_dir / STATE_FILE).exists():
-        from dockyard.errors import FailedPrecondition
-
         raise FailedPrecondition(f"{data_dir} already holds a Dockyard manager; start it with `dockyard manager start`")
 
     async def go() -> ClusterIdentity:
@@ -85,24 +85,36 @@ def manager_join(
 
         from dockyard.api.v1 import control_pb2 as cpb
         from dockyard.api.v1 import control_pb2_grpc as cgrpc
-        from dockyard.errors import from_status
+        from dockyard.errors import Unavailable, from_status
         from dockyard.grpcutil import host_of, secure_channel
 
         host = host_of(listen)
         identity, managers = await join_cluster(join, token, [host])
-        last: Exception | None = None
-        for address in managers:
-            try:
-                async with secure_channel(address, identity) as channel:
-                    resp = await cgrpc.ControlStub(channel).JoinManager(
-                        cpb.JoinManagerRequest(name=name, api_address=listen, raft_address=raft_addr, join_address=join_listen),
-                        timeout=30,
-                    )
-                break
-            except grpc.aio.AioRpcError as e:
-                last = from_status(e.code(), e.details() or "")
-        else:
-            raise last or RuntimeError("the cluster named no manager to join through")
+        request = cpb.JoinManagerRequest(name=name, api_address=listen, raft_address=raft_addr, join_address=join_listen)
+
+        async def ask_each() -> cpb.JoinManagerResponse | Exception:
+            last: Exception = RuntimeError("the cluster named no manager to join through")
+            for address in managers:
+                try:
+                    async with secure_channel(address, identity) as channel:
+                        resp = await cgrpc.ControlStub(channel).JoinManager(request, timeout=30)
+                except grpc.aio.AioRpcError as e:  # a follower refuses (only the leader adds members): try the next
+                    last = from_status(e.code(), e.details() or "")
+                    continue
+                if not resp.raft_peers:
+                    # Starting with no peers would make this manager a Raft group of its own.
+                    last = FailedPrecondition(f"{address} answered the join with no Raft peers")
+                    continue
+                return resp
+            return last
+
+        # While the cluster elects a leader no manager adds members: retry a while.
+        deadline = time.monotonic() + 30
+        while isinstance(answer := await ask_each(), Unavailable) and time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+        if isinstance(answer, Exception):
+            raise answer
+        resp = answer
         data_dir.mkdir(parents=True, exist_ok=True)
         identity.save(data_dir / CERTS_DIR)
         cluster = ClusterIdentity(

@@ -30,6 +30,7 @@ from dockyard.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    Unavailable,
     status_code,
 )
 from dockyard.grpcutil import require_role, rpc
@@ -350,5 +351,16 @@ class Control(cgrpc.ControlServicer):
 
     @rpc
     async def RemoveManager(self, request: cpb.RemoveManagerRequest, context: grpc.aio.ServicerContext) -> cpb.RemoveManagerResponse:
+        if not self.proposer.is_leader():
+            # Only the leader changes membership: pass the request on.
+            leader = self.membership.leader_api_address()
+            if leader is None:
+                raise Unavailable("this manager is not the Raft leader and does not know the leader yet; retry")
+            try:
+                async with self.connect(leader) as channel:
+                    return await cgrpc.ControlStub(channel).RemoveManager(request, timeout=60)  # type: ignore[no-any-return]
+            except grpc.aio.AioRpcError as e:
+                await context.abort(e.code(), e.details() or e.code().name)
+                raise  # unreachable: abort raises
         await self.membership.remove(request.manager)
         return cpb.RemoveManagerResponse()

@@ -19,9 +19,9 @@ from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import control_pb2_grpc as cgrpc
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
-from dockyard.errors import FailedPrecondition, NotFound
+from dockyard.errors import FailedPrecondition, NotFound, Unavailable
 from manager.raft import Proposer
-from manager.store import Store, create, delete, update
+from manager.store import Store, View, create, delete, update
 
 log = logging.getLogger("dockyard.membership")
 
@@ -69,6 +69,7 @@ class Membership:
         await self._lock.acquire()
         try:
             view = self.store.view()
+            self._require_leader(view)
             for m in view.managers.values():
                 if m.raft_address == request.raft_address or m.api_address == request.api_address:
                     raise FailedPrecondition(
@@ -90,6 +91,26 @@ class Membership:
         return cpb.JoinManagerResponse(
             cluster_id=self.cluster_id, manager_id=manager_id, raft_secret=self.raft_secret, raft_peers=peers
         )
+
+    def leader_api_address(self) -> str | None:
+        """The API address of the current Raft leader, when it is known."""
+        status = self.proposer.status()
+        view = self.store.view()
+        leader = next((m for m in view.managers.values() if m.raft_address == status.leader), None)
+        return leader.api_address if leader is not None else None
+
+    def _require_leader(self, view: View) -> None:
+        """Only the leader adds or removes members: a follower may not have
+        applied the latest members yet and would hand a joiner an incomplete
+        peer list (with none at all, the joiner would start a Raft group of
+        its own). The leader's own record must be in its store too."""
+        status = self.proposer.status()
+        if not status.is_leader:
+            leader = next((m for m in view.managers.values() if m.raft_address == status.leader), None)
+            hint = f"; the leader is {leader.api_address}" if leader is not None else ""
+            raise Unavailable(f"this manager is not the Raft leader, which alone changes membership{hint}")
+        if not any(m.raft_address == status.address for m in view.managers.values()):
+            raise Unavailable("this manager has just become leader and has not recorded itself yet; retry")
 
     async def _finish_join(self, manager: pb.ManagerNode) -> None:
         try:
@@ -113,8 +134,9 @@ class Membership:
 
     async def remove(self, ref: str) -> None:
         async with self._lock:
-            manager = self.find(ref)
             view = self.store.view()
+            self._require_leader(view)
+            manager = self.find(ref)
             if len(view.managers) <= 1:
                 raise FailedPrecondition("cannot remove the last manager of a cluster")
             await self.proposer.remove_member(manager.raft_address)

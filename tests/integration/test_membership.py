@@ -6,6 +6,7 @@ import json
 import signal
 from pathlib import Path
 
+import grpc
 import pytest
 
 from dockyard.api.v1 import objects_pb2 as pb
@@ -27,7 +28,14 @@ def test_dead_manager_is_removed_and_replaced(tmp_path: Path) -> None:
             return list(json.loads(out))
 
         wait_for(lambda: sum(1 for m in listed() if not m.get("reachable")) == 1, timeout=20, what="one unreachable manager")
-        assert c.cli("manager", "rm", c.managers[dead].raft_addr).returncode == 0
+        # Through the surviving follower: only the leader changes membership,
+        # and a follower passes the request on.
+        follower = next(i for i in range(3) if i not in (leader, dead))
+        c.address = c.managers[follower].address
+        wait_for(lambda: len(listed()) == 3, timeout=20, what="the follower to have applied every member")
+        proc = c.cli("manager", "rm", c.managers[dead].raft_addr)
+        assert proc.returncode == 0, proc.stderr
+        c.address = c.managers[leader].address
         managers = listed()
         assert len(managers) == 2 and all(m.get("reachable") for m in managers)
         # Two members now: writes still commit.
@@ -51,3 +59,36 @@ def test_last_manager_cannot_be_removed(tmp_path: Path) -> None:
         proc = c.cli("manager", "rm", c.managers[0].raft_addr)
         assert proc.returncode == 1
         assert "last manager" in proc.stderr
+
+
+def test_only_the_leader_adds_a_manager(tmp_path: Path) -> None:
+    """A follower may not have applied the latest members: it refuses a join
+    (naming the leader) instead of handing out a partial peer list."""
+    import asyncio
+
+    from dockyard.api.v1 import control_pb2 as cpb
+    from dockyard.api.v1 import control_pb2_grpc as cgrpc
+    from dockyard.errors import Unavailable, from_status
+    from dockyard.grpcutil import secure_channel
+    from dockyard.join import join
+
+    with cluster(tmp_path, agents=0, runtime="fake", managers=2) as c:
+        leader = c.leader_index()
+        assert leader is not None
+        follower = 1 - leader
+        token = c.client.list_tokens().manager
+
+        async def ask(address: str) -> cpb.JoinManagerResponse:
+            identity, _ = await join(c.managers[0].join_addr, token, ["127.0.0.1"])
+            async with secure_channel(address, identity) as channel:
+                try:
+                    return await cgrpc.ControlStub(channel).JoinManager(
+                        cpb.JoinManagerRequest(api_address="127.0.0.1:1", raft_address="127.0.0.1:2"), timeout=10
+                    )
+                except grpc.aio.AioRpcError as e:
+                    raise from_status(e.code(), e.details()) from None
+
+        with pytest.raises(Unavailable, match=f"not the Raft leader.*the leader is {c.managers[leader].address}"):
+            asyncio.run(ask(c.managers[follower].address))
+        managers = c.client.list_managers()
+        assert len(managers) == 2, "a refused join changes nothing"
