@@ -504,3 +504,18 @@ def test_raft_cipher_round_trips_and_refuses_what_it_did_not_seal() -> None:
         with pytest.raises((InvalidTag, ValueError)):
             cipher.decrypt(data)
         assert what
+
+
+def test_raft_frames_are_stored_zlib_streams_any_pysyncobj_peer_decodes() -> None:
+    import zlib
+
+    import pysyncobj.tcp_connection as tcp
+
+    from manager.raft import _StoredZlib
+
+    assert tcp.zlib is _StoredZlib  # what pysyncobj's connections use once manager.raft is imported
+    data = b"job spec " * 500
+    framed = tcp.zlib.compress(data, 3)
+    assert len(framed) > len(data)  # stored, not compressed
+    assert zlib.decompress(framed) == data
+    assert tcp.zlib.decompress(zlib.compress(data, 3)) == data  # a peer that still compresses is understood
