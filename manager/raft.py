@@ -9,7 +9,12 @@ pysyncobj is configured for latency (DESIGN.md section 2): with its default
 `appendEntriesUseBatch=True` a commit waits for the append-entries period
 (~100 ms here); with False a commit takes ~0.4 ms. Batching happens in our
 own layer instead: `GroupCommit` sends a lone proposal at once and packs the
-proposals that arrive while an entry is in flight into the next entry.
+proposals that arrive while an entry is in flight into the next entry
+(lingering up to `COMMIT_LINGER` for the previous entry's writers).
+
+Two things of pysyncobj's wire are replaced, both from this module: messages
+are sealed with `RaftCipher` (AES-GCM-SIV) instead of Fernet, and framed as
+stored (level 0) zlib streams instead of level-3 compressed ones.
 """
 
 from __future__ import annotations
