@@ -189,6 +189,39 @@ def wait_stable_leader(c: Cluster, managers: list[int], timeout: float = 60) -> 
     return result
 
 
+def restart_stopped_and_killed(c: Cluster) -> None:
+    """Whatever a previous test did: SIGCONT the paused managers, restart the dead ones."""
+    for i, m in enumerate(c.managers):
+        if alive(c, i):
+            m.daemon.kill(signal.SIGCONT)
+        else:
+            c.restart_manager(i)
+
+
+def assert_formed(c: Cluster) -> None:
+    """`manager ls` (the CLI) lists every manager reachable, one leader, one
+    term, the Raft addresses started and a distinct id each (each joined
+    through the manager token with its own identity)."""
+    import json
+
+    n = len(c.managers)
+
+    def listed() -> list[dict[str, object]] | None:
+        proc = c.cli("-o", "json", "manager", "ls")
+        assert proc.returncode == 0, proc.stderr
+        rows = json.loads(proc.stdout)
+        reachable = [r for r in rows if r.get("reachable")]
+        leaders = [r for r in rows if r.get("leader")]
+        terms = {int(str(r.get("raft_term", 0))) for r in rows}
+        if len(rows) == n and len(reachable) == n and len(leaders) == 1 and len(terms) == 1:
+            return list(rows)
+        return None
+
+    rows = wait_for(listed, timeout=30, interval=0.5, what=f"{n} reachable managers, one leader, one term")
+    assert {r["manager"]["raft_address"] for r in rows} == {m.raft_addr for m in c.managers}  # type: ignore[index]
+    assert len({r["manager"]["meta"]["id"] for r in rows}) == n  # type: ignore[index]
+
+
 @pytest.fixture(scope="module")
 def trio_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster(tmp_path_factory.mktemp("failover"), agents=0, managers=3, runtime="fake", heartbeat_period=1.0) as c:
@@ -200,11 +233,7 @@ def trio(trio_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Clus
     """The shared 3-manager cluster, with all three running and agreeing on
     a leader whatever the previous test did to it; its logs on failure."""
     c = trio_cluster
-    for i, m in enumerate(c.managers):
-        if alive(c, i):
-            m.daemon.kill(signal.SIGCONT)
-        else:
-            c.restart_manager(i)
+    restart_stopped_and_killed(c)
     leader, _ = wait_stable_leader(c, [0, 1, 2])
     c.address = c.managers[leader].address
     failed_before = request.session.testsfailed
@@ -217,23 +246,7 @@ def trio(trio_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Clus
 
 
 def test_three_managers_form_a_cluster_with_one_leader(trio: Cluster) -> None:
-    import json
-
-    def listed() -> list[dict[str, object]] | None:
-        proc = trio.cli("-o", "json", "manager", "ls")
-        assert proc.returncode == 0, proc.stderr
-        rows = json.loads(proc.stdout)
-        reachable = [r for r in rows if r.get("reachable")]
-        leaders = [r for r in rows if r.get("leader")]
-        terms = {int(str(r.get("raft_term", 0))) for r in rows}
-        if len(rows) == 3 and len(reachable) == 3 and len(leaders) == 1 and len(terms) == 1:
-            return list(rows)
-        return None
-
-    rows = wait_for(listed, timeout=30, interval=0.5, what="3 reachable managers, one leader, one term")
-    assert {r["manager"]["raft_address"] for r in rows} == {m.raft_addr for m in trio.managers}  # type: ignore[index]
-    # Every manager joined through the manager token and has its own identity.
-    assert len({r["manager"]["meta"]["id"] for r in rows}) == 3  # type: ignore[index]
+    assert_formed(trio)
 
 
 # -- 6. the Raft port ------------------------------------------------------------------
@@ -391,22 +404,29 @@ def test_sigstop_leader_for_10s_loses_nothing(trio: Cluster) -> None:
 
 
 def test_kill_all_managers_and_restart_in_random_order(trio: Cluster) -> None:
-    c = trio
     rng = random.Random(os.environ.get("DOCKYARD_TEST_SEED") or time.time_ns())
+    kill_all_and_restart_in_random_order(trio, rounds=3, rng=rng)
+
+
+def kill_all_and_restart_in_random_order(c: Cluster, rounds: int, rng: random.Random) -> None:
+    """SIGKILL every manager while writers write, restart them one by one in a
+    random order, `rounds` times: nothing acknowledged is lost."""
+    everyone = list(range(len(c.managers)))
     writes: list[Write] = []
-    for rnd in range(3):
-        with writing(c, f"all{rnd}-") as writers:
+    for rnd in range(rounds):
+        with writing(c, f"all{len(everyone)}-{rnd}-") as writers:
             wait_for(lambda: all(w.acked() >= 15 for w in writers), timeout=30, what="writes before the kill")
             for m in c.managers:
                 m.daemon.kill(signal.SIGKILL)
         writes += all_writes(writers)
-        order = rng.sample(range(3), 3)
+        assert not any(alive(c, i) for i in everyone)
+        order = rng.sample(everyone, len(everyone))
         for i in order:
             time.sleep(rng.uniform(0, 1.5))
             c.restart_manager(i)
-        leader, term = wait_stable_leader(c, [0, 1, 2], timeout=60)
+        leader, term = wait_stable_leader(c, everyone, timeout=60)
         print(f"round {rnd}: restart order {[i + 1 for i in order]}, manager-{leader + 1} leads term {term}")
-        assert_acked_everywhere(c, writes, [0, 1, 2])
+        assert_acked_everywhere(c, writes, everyone)
     assert_errors_are_unknown_outcome(writes)
 
 
@@ -424,7 +444,7 @@ def test_partitioned_leader_never_acknowledges(tmp_path: Path, netns_reason: str
     with netns.NetLab() as lab:
         c = netns.NetCluster(lab, tmp_path)
         try:
-            _partition_scenario(lab, c)
+            partition_scenario(lab, c, 3, random.Random(os.environ.get("DOCKYARD_TEST_SEED") or time.time_ns()))
         except BaseException:
             sys.stderr.write("\n=== cluster logs ===\n" + c.logs() + "\n")
             raise
@@ -432,12 +452,18 @@ def test_partitioned_leader_never_acknowledges(tmp_path: Path, netns_reason: str
             c.stop()
 
 
-def _partition_scenario(lab: netns.NetLab, c: netns.NetCluster) -> None:
-    c.start(managers=3)
+def partition_scenario(lab: netns.NetLab, c: netns.NetCluster, n: int, rng: random.Random) -> None:
+    """Cut the leader off, with (n - 1) // 2 - 1 random followers: a minority
+    that may still believe it leads but can acknowledge nothing, while the
+    majority elects a leader and goes on. Then heal: one leader, one term,
+    every acknowledged write everywhere, nothing only the minority saw."""
+    all_managers = list(range(n))
+    c.start(managers=n)
     found = wait_for(lambda: (c.leader_index(),) if c.leader_index() is not None else None, timeout=30, what="a leader")
     old = found[0]
     old_term = c.info(old)["term"]
-    others = [i for i in range(3) if i != old]
+    minority = [old, *rng.sample([i for i in all_managers if i != old], (n - 1) // 2 - 1)]
+    majority = [i for i in all_managers if i not in minority]
     results: list[Write] = []
     stop = threading.Event()
 
@@ -452,65 +478,85 @@ def _partition_scenario(lab: netns.NetLab, c: netns.NetCluster) -> None:
         return w
 
     def keep_writing() -> None:
-        # Through the majority only: a write to the old leader is a separate, explicit check.
+        # Through the majority only: writes to the minority are separate, explicit checks.
         seq, k = 0, 0
         while not stop.is_set():
             seq += 1
-            if write(others[k % 2], f"p-{seq}", 5.0).code:
+            if write(majority[k % len(majority)], f"p{n}-{seq}", 5.0).code:
                 k += 1
                 time.sleep(0.05)
             time.sleep(0.01)
 
     writer = threading.Thread(target=keep_writing, daemon=True)
     writer.start()
+    t_cut = float("inf")
     try:
         wait_for(lambda: sum(1 for w in results if w.ok) >= 20, timeout=30, what="writes before the partition")
-        lab.isolate(c.managers[old].host, [c.managers[i].host for i in others])
+        # Rules in each minority host's namespace, both directions: the two
+        # still reach each other (and the client), not the other three.
+        for i in minority:
+            lab.isolate(c.managers[i].host, [c.managers[j].host for j in majority])
         t_cut = time.time()
-        # Writes sent to the isolated leader: it may still believe it leads, but
-        # it cannot reach a majority, so none may be acknowledged.
-        to_old: list[Write] = []
+        # The old leader may still believe it leads (and its follower may
+        # forward to it), but together they are two of five: nothing sent to
+        # either may be acknowledged.
+        to_minority: list[Write] = []
         senders = [
-            threading.Thread(target=lambda n=n: to_old.append(write(old, f"isolated-{n}", 15.0)), daemon=True)
-            for n in range(3)
+            threading.Thread(target=lambda k=k, i=i: to_minority.append(write(i, f"isolated{n}-{k}", 15.0)), daemon=True)
+            for k, i in enumerate(minority[j % len(minority)] for j in range(3))
         ]
         for s in senders:
             s.start()
             time.sleep(0.3)
 
         def new_leader() -> tuple[int, int] | None:
-            for i in others:
+            for i in majority:
                 with contextlib.suppress(netns.ProxyError):
                     st = c.info(i)
                     if st["leader"] and st["term"] > old_term:
                         return i, int(st["term"])
             return None
 
-        new, _ = wait_for(new_leader, timeout=NEW_LEADER_WITHIN, interval=0.2, what="the majority to elect a leader")
+        new, new_term = wait_for(new_leader, timeout=NEW_LEADER_WITHIN, interval=0.2, what=f"the majority of {len(majority)} to elect a leader")
         t_elected = time.time()
         wait_for(lambda: sum(1 for w in results if w.ok and w.t0 > t_elected) >= 20, timeout=30,
                  what="the majority to accept writes")
-        # One more write to the old leader once the majority has moved on.
-        late = write(old, "isolated-late", 15.0)
+        # Once more to each minority manager, after the majority has moved on.
+        late: list[Write] = []
+        senders += [
+            threading.Thread(target=lambda i=i: late.append(write(i, f"isolated{n}-late-{i + 1}", 15.0)), daemon=True)
+            for i in minority
+        ]
+        for s in senders[-len(minority):]:
+            s.start()
         for s in senders:
             s.join(timeout=60)
-        old_view = c.info(old)
+        views = {i: c.info(i) for i in minority}
         print(
-            f"new leader manager-{new + 1} {t_elected - t_cut:.2f}s after the cut; isolated manager-{old + 1} "
-            f"reports leader={old_view['leader']} term={old_view['term']}"
+            f"new leader manager-{new + 1} (term {new_term}) {t_elected - t_cut:.2f}s after the cut; isolated: "
+            + ", ".join(f"manager-{i + 1} leader={v['leader']} term={v['term']}" for i, v in views.items())
         )
-        acked_by_old = [w for w in [*to_old, late] if w.ok]
-        assert not acked_by_old, f"the isolated old leader acknowledged writes: {acked_by_old}"
-        assert len(to_old) == 3
+        acked_by_minority = [w for w in [*to_minority, *late] if w.ok]
+        assert not acked_by_minority, f"the isolated minority acknowledged writes: {acked_by_minority}"
+        assert len(to_minority) == 3 and len(late) == len(minority), "a write to the minority got no answer at all"
+        print("writes to the minority: " + ", ".join(f"{w.name}@manager-{w.manager + 1} {w.code} after {w.t1 - w.t0:.1f}s"
+                                                     for w in [*to_minority, *late]))
 
-        lab.heal(c.managers[old].host)
+        for i in minority:
+            lab.heal(c.managers[i].host)
 
-        def rejoined() -> bool:
-            st = [c.info(i) for i in range(3)]
-            return not st[old]["leader"] and len({s["term"] for s in st}) == 1 and sum(s["leader"] for s in st) == 1
+        def converged_leadership() -> tuple[int, int] | None:
+            st = [c.info(i) for i in all_managers]
+            leaders = [i for i, s in enumerate(st) if s["leader"]]
+            terms = {int(s["term"]) for s in st}
+            if len(leaders) == 1 and len(terms) == 1:
+                return leaders[0], terms.pop()
+            return None
 
-        wait_for(rejoined, timeout=CONVERGE_WITHIN, interval=0.3, what="the old leader to rejoin as a follower")
-        assert c.leader_index() != old
+        leader, term = wait_for(converged_leadership, timeout=CONVERGE_WITHIN, interval=0.3,
+                                what=f"all {n} to agree on one leader and one term")
+        assert term >= new_term
+        print(f"after healing: manager-{leader + 1} leads term {term}")
         n_acked = sum(1 for w in results if w.ok)
         wait_for(lambda: sum(1 for w in results if w.ok) >= n_acked + 10, timeout=30, what="writes after healing")
     finally:
@@ -520,8 +566,9 @@ def _partition_scenario(lab: netns.NetLab, c: netns.NetCluster) -> None:
     bad = [w for w in results if not w.ok and w.code not in UNKNOWN_OUTCOME]
     assert not bad, f"writes failed with unexpected codes: {bad[:5]}"
     acked = {w.name for w in results if w.ok}
-    never_committed = {w.name for w in results if w.manager == old and w.t0 >= t_cut}
-    for i in range(3):
+    never_committed = {w.name for w in results if w.manager in minority and w.t0 >= t_cut}
+    assert never_committed, "no write was sent to the minority: the test would prove nothing"
+    for i in all_managers:
         def converged(i: int = i) -> bool:
             return not (acked - set(c.call("job_names", c.managers[i].address)))
 
@@ -529,11 +576,12 @@ def _partition_scenario(lab: netns.NetLab, c: netns.NetCluster) -> None:
             wait_for(converged, timeout=CONVERGE_WITHIN, interval=0.5, what=f"manager-{i + 1} to hold every acknowledged write")
         except AssertionError:
             missing = sorted(acked - set(c.call("job_names", c.managers[i].address)))
-            states = [c.info(j) for j in range(3)]
+            states = [c.info(j) for j in all_managers]
             raise AssertionError(
-                f"manager-{i + 1} (old leader: manager-{old + 1}) lacks {len(missing)} of {len(acked)} acknowledged "
-                f"writes, e.g. {missing[:10]}; managers: {states}"
+                f"manager-{i + 1} (minority: {[m + 1 for m in minority]}) lacks {len(missing)} of {len(acked)} "
+                f"acknowledged writes, e.g. {missing[:10]}; managers: {states}"
             ) from None
         names = set(c.call("job_names", c.managers[i].address))
-        # Entries only an isolated minority ever had are overwritten, not applied.
-        assert not (never_committed & names), f"manager-{i + 1} applied writes only the isolated leader saw"
+        # Entries only the isolated minority ever had are overwritten, not applied.
+        leaked = never_committed & names
+        assert not leaked, f"manager-{i + 1} applied writes only the isolated minority saw: {sorted(leaked)}"
