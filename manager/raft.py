@@ -428,6 +428,11 @@ class GroupCommit:
                 message = f"the entry's results do not match its {len(proposals)} batches; outcome unknown"
             elif error in _UNKNOWN_OUTCOME:
                 message = "the write's outcome is unknown: leadership changed while it was in flight"
+            elif error == FAIL_REASON.MISSING_LEADER:
+                message = (
+                    "this manager knows no Raft leader (an election is under way, or it is cut off "
+                    "from a majority of managers); the write was not applied: retry"
+                )
             elif not message:
                 message = f"no Raft leader can take the write (reason {error})"
             for proposal in proposals:
@@ -481,7 +486,13 @@ class RaftProposer:
             # compacts too often under our write rates).
             logCompactionMinEntries=20000,
             logCompactionMinTime=300,
-            commandsWaitLeader=True,
+            # With no leader known, a write fails at once (never sent, so
+            # certainly not applied) instead of waiting in pysyncobj's queue:
+            # a manager cut off from the others would otherwise keep it for
+            # as long as the partition lasts and send it to the leader after
+            # healing, minutes after its caller was told the outcome is
+            # unknown and may have written again since.
+            commandsWaitLeader=False,
             # Of each pair of managers only the one with the greater address
             # connects, and pysyncobj retries a lost connection every
             # `connectionRetryTime` (5 s by default). A restarted manager thus
@@ -508,6 +519,14 @@ class RaftProposer:
             autoTickPeriod=0.1,
             raftMinTimeout=0.5,
             raftMaxTimeout=1.4,
+            # A leader that has heard from no majority for 3 s steps down
+            # (pysyncobj's default: 30 s). An isolated old leader then stops
+            # calling itself leader in `manager ls` and fails its callers'
+            # writes at once instead of holding them until they time out;
+            # it never could acknowledge them. 3 s is twice the longest
+            # election timeout: a leader that merely misses a few heartbeat
+            # replies under load keeps leading.
+            leaderFallbackTimeout=3.0,
             onStateChanged=self._on_state_changed,
         )
         self._machine = _StoreMachine(store)

@@ -519,6 +519,14 @@ def partition_scenario(lab: netns.NetLab, c: netns.NetCluster, n: int, rng: rand
 
         new, new_term = wait_for(new_leader, timeout=NEW_LEADER_WITHIN, interval=0.2, what=f"the majority of {len(majority)} to elect a leader")
         t_elected = time.time()
+
+        def stepped_down() -> bool:
+            with contextlib.suppress(netns.ProxyError):
+                return not c.info(old)["leader"]
+            return False
+
+        # It hears from no majority: it stops calling itself leader (3 s of silence, then a tick).
+        wait_for(stepped_down, timeout=10, interval=0.2, what="the isolated old leader to step down")
         wait_for(lambda: sum(1 for w in results if w.ok and w.t0 > t_elected) >= 20, timeout=30,
                  what="the majority to accept writes")
         # Once more to each minority manager, after the majority has moved on.

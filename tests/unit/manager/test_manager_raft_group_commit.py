@@ -250,7 +250,7 @@ def test_each_caller_gets_its_own_result_and_a_failing_batch_does_not_affect_its
     [
         (FAIL_REASON.LEADER_CHANGED, "outcome is unknown"),
         (FAIL_REASON.DISCARDED, "outcome is unknown"),
-        (FAIL_REASON.MISSING_LEADER, "no Raft leader can take the write"),
+        (FAIL_REASON.MISSING_LEADER, "knows no Raft leader .* the write was not applied"),
     ],
 )
 def test_a_failed_entry_fails_every_caller_in_it_and_the_next_entry_still_goes(reason: int, message: str) -> None:
