@@ -12,13 +12,25 @@ import numpy.typing as npt
 
 from bench.lab.tasks import GPU, RESOURCES, IntArray
 from bench.lab.workload import Workload
-from scheduler import Device, NodeInfo, Resources, RunningTask
+from scheduler import Device, DeviceRequest, NodeInfo, Resources, RunningTask
 
 # A pseudo task per (node, namespace) carries the namespace's usage into the
 # snapshot, so the scheduler's DRF sees what is already running without the
 # lab listing every task each pass. The lab runs without preemption, so
 # nothing ever tries to evict one of these.
 _USAGE_PRIORITY = 1 << 30
+
+
+def _gpu_requests(milli: int) -> tuple[DeviceRequest, ...]:
+    """Thousandths of GPUs held, as the device requests DRF counts: whole
+    GPUs and the remaining share."""
+    whole, share = divmod(milli, 1000)
+    requests = []
+    if whole:
+        requests.append(DeviceRequest(GPU, count=whole))
+    if share:
+        requests.append(DeviceRequest(GPU, share=share / 1000))
+    return tuple(requests)
 
 
 def device_id(slot: int) -> str:
@@ -87,7 +99,7 @@ class SimCluster:
                     task_id=f"usage-{self.namespaces[ns]}",
                     job_id=f"usage-{self.namespaces[ns]}",
                     priority=_USAGE_PRIORITY,
-                    demand=Resources(cpu=u[0] / 1000, memory=u[1], disk=u[2]),
+                    demand=Resources(cpu=u[0] / 1000, memory=u[1], disk=u[2], devices=_gpu_requests(u[3])),
                     namespace=self.namespaces[ns],
                 )
                 for ns, u in self._node_usage[i].items()

@@ -121,6 +121,29 @@ def test_drf_paper_example() -> None:
     assert peak["jain"] == pytest.approx(1.0)
 
 
+def test_drf_counts_the_gpus_running_tasks_hold() -> None:
+    """Namespace a holds 3 of the 4 GPUs (and almost no CPU), b half the CPU.
+    When each asks for the last GPU, DRF must see a's GPU share (0.75 > 0.5)
+    and give it to b; counting CPU and memory alone would favour a."""
+    workload = Workload(
+        "gpu-drf",
+        (NodeGroup("n", 1, cpu=16.0, memory=64 * GiB, gpus=4),),
+        (
+            JobSpec("a-gpus", 0.0, cpu=0.1, memory=GiB, gpus=3, namespace="a", duration=100.0),
+            JobSpec("b-cpu", 0.0, cpu=8.0, memory=GiB, namespace="b", duration=100.0),
+            JobSpec("a-more", 1.0, cpu=0.1, memory=GiB, gpus=1, namespace="a", duration=100.0),
+            JobSpec("b-gpu", 1.0, cpu=0.1, memory=GiB, gpus=1, namespace="b", duration=100.0),
+        ),
+    )
+    sim = Replay(workload, LabConfig(queue="drf", interval=0.0))
+    sim.run()
+    names = [job.name for job in workload.jobs]
+    started = {names[int(j)]: float(t) for j, t in zip(sim.table.job, sim.start, strict=True)}
+    assert started["a-gpus"] == 0.0 and started["b-cpu"] == 0.0
+    assert started["b-gpu"] == 1.0
+    assert started["a-more"] == 100.0  # only once a's first GPUs are free
+
+
 @pytest.mark.parametrize("multiple", [0.5, 1.0, 1.7])
 def test_arrival_only_stops_at_the_multiple(multiple: float) -> None:
     workload = generate("gpu", GeneratorOptions(nodes=6, jobs=400, seed=2))
