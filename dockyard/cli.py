@@ -565,13 +565,15 @@ def job_plan(obj: Ctx, file: str) -> None:
     """Dry run: where the job's tasks would go, and why not. Changes nothing."""
     spec = _load(file)
     plan = obj.client.plan_job(spec)
-    rows = [[str(p.slot), p.node_name, p.node_id[:12]] for p in plan.placements]
+    rows = [[str(p.slot), p.node_name, p.node_id[:12], _devices_text(p.devices)] for p in plan.placements]
     data = _to_dict(plan)
     if plan.explanation:
         data["explanation"] = json.loads(plan.explanation)
-    obj.out.emit(rows, ["SLOT", "NODE", "NODE ID"], data)
+    obj.out.emit(rows, ["SLOT", "NODE", "NODE ID", "DEVICES"], data)
     if obj.out.fmt == "table":
         click.echo(f"{len(plan.placements)} of {spec.replicas} task(s) can be placed")
+        for pre in plan.preemptions:
+            click.echo(f"slot {pre.for_slot} would preempt task {pre.task_id[:12]} of job {pre.job_name} on {pre.node_name}: {pre.reason}")
         if plan.unplaced:
             click.echo(f"{plan.unplaced} cannot: {plan.reason}")
 

@@ -40,7 +40,7 @@ from manager.ca import cluster_security, rotate_token
 from manager.jobstatus import summarize
 from manager.membership import Membership
 from manager.raft import Proposer
-from manager.scheduling import node_infos, task_group
+from manager.scheduling import node_infos, task_devices, task_group
 from manager.store import Store, View, clone, create, update
 from manager.taskstate import holds_resources, is_terminal
 
@@ -155,7 +155,19 @@ class Control(cgrpc.ControlServicer):
         resp = cpb.PlanJobResponse()
         for p in plan.placements:
             resp.placements.append(
-                cpb.PlannedPlacement(slot=ids.index(p.task_id) + 1, node_id=p.node_id, node_name=names.get(p.node_id, ""))
+                cpb.PlannedPlacement(
+                    slot=ids.index(p.task_id) + 1, node_id=p.node_id, node_name=names.get(p.node_id, ""),
+                    devices=task_devices(p),
+                )
+            )
+        for pre in plan.preemptions:
+            victim = view.tasks.get(pre.task_id)
+            resp.preemptions.append(
+                cpb.PlannedPreemption(
+                    task_id=pre.task_id, job_name=victim.job_name if victim is not None else pre.job_id,
+                    node_id=pre.node_id, node_name=names.get(pre.node_id, ""),
+                    for_slot=ids.index(pre.for_task_id) + 1 if pre.for_task_id in ids else 0, reason=pre.reason,
+                )
             )
         for u in plan.unplaced:
             resp.unplaced += len(u.task_ids)

@@ -132,6 +132,21 @@ def test_a_gpu_job_preempts_a_lower_priority_gpu_task_and_gets_its_device(tmp_pa
         c.client.run_job(job("batchy", 1, priority=10, gpus=1))
         (low,) = wait_for(lambda: running(c, "batchy"), timeout=20, what="the low-priority task to run")
         assert [d.id for d in low.devices] == ["7"]
+        # The dry run names the device and the task it would preempt, and changes nothing.
+        plan = c.client.plan_job(job("urgent", 1, priority=90, gpus=1))
+        assert [[(d.kind, d.id, d.share) for d in p.devices] for p in plan.placements] == [[("gpu", "7", 1.0)]]
+        assert [(x.task_id, x.job_name, x.node_name, x.for_slot) for x in plan.preemptions] == [
+            (low.meta.id, "batchy", "gpu-node", 1)
+        ]
+        assert "priority 90 > 10" in plan.preemptions[0].reason
+        job_file = tmp_path / "urgent.yaml"
+        job_file.write_text(
+            "name: urgent\npriority: 90\ntask:\n  image: fake\n"
+            "  resources: {cpu: 0.1, memory: 16Mi, devices: [{kind: gpu, count: 1}]}\n"
+        )
+        out = c.cli("job", "plan", str(job_file), check=True).stdout
+        assert "gpu=7" in out and f"would preempt task {low.meta.id[:12]} of job batchy on gpu-node" in out
+        assert running(c, "batchy") and "urgent" not in {j.job.spec.name for j in c.client.list_jobs()}
         c.client.run_job(job("urgent", 1, priority=90, gpus=1))
         (high,) = wait_for(lambda: running(c, "urgent"), timeout=20, what="the urgent task to run")
         assert [d.id for d in high.devices] == ["7"]

@@ -28,26 +28,46 @@ class PlanJobRequest(_message.Message):
     def __init__(self, spec: _Optional[_Union[_objects_pb2.JobSpec, _Mapping]] = ...) -> None: ...
 
 class PlannedPlacement(_message.Message):
-    __slots__ = ("slot", "node_id", "node_name")
+    __slots__ = ("slot", "node_id", "node_name", "devices")
     SLOT_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     slot: int
     node_id: str
     node_name: str
-    def __init__(self, slot: _Optional[int] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[_objects_pb2.TaskDevice]
+    def __init__(self, slot: _Optional[int] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., devices: _Optional[_Iterable[_Union[_objects_pb2.TaskDevice, _Mapping]]] = ...) -> None: ...
+
+class PlannedPreemption(_message.Message):
+    __slots__ = ("task_id", "job_name", "node_id", "node_name", "for_slot", "reason")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FOR_SLOT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    job_name: str
+    node_id: str
+    node_name: str
+    for_slot: int
+    reason: str
+    def __init__(self, task_id: _Optional[str] = ..., job_name: _Optional[str] = ..., node_id: _Optional[str] = ..., node_name: _Optional[str] = ..., for_slot: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class PlanJobResponse(_message.Message):
-    __slots__ = ("placements", "unplaced", "reason", "explanation")
+    __slots__ = ("placements", "unplaced", "reason", "explanation", "preemptions")
     PLACEMENTS_FIELD_NUMBER: _ClassVar[int]
     UNPLACED_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    PREEMPTIONS_FIELD_NUMBER: _ClassVar[int]
     placements: _containers.RepeatedCompositeFieldContainer[PlannedPlacement]
     unplaced: int
     reason: str
     explanation: str
-    def __init__(self, placements: _Optional[_Iterable[_Union[PlannedPlacement, _Mapping]]] = ..., unplaced: _Optional[int] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
+    preemptions: _containers.RepeatedCompositeFieldContainer[PlannedPreemption]
+    def __init__(self, placements: _Optional[_Iterable[_Union[PlannedPlacement, _Mapping]]] = ..., unplaced: _Optional[int] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ..., preemptions: _Optional[_Iterable[_Union[PlannedPreemption, _Mapping]]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
     __slots__ = ("namespace",)
