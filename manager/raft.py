@@ -234,6 +234,23 @@ class _LowLatencySyncObj(SyncObj):  # type: ignore[misc]
     def _SyncObj__onMessageReceived(self, node: Any, message: Any) -> None:
         if isinstance(message, dict) and message.get("type") == "append_entries":
             self._drop_conflicting_suffix(message)
+        if isinstance(message, dict) and message.get("type") == "next_node_idx" and message.get("success") \
+                and not message.get("reset"):
+            # The leader sends entries ahead of the replies (it moves a
+            # follower's next index past what it sent); a success reply to an
+            # earlier message then set the next index back, and the entries
+            # still on the wire went again. The follower, finding entries it
+            # already holds, dropped and re-appended them ("truncating
+            # already-applied log entries"): wasted work that piled up
+            # whenever a follower paused (its log compaction). A success only
+            # moves the match index on; a failure (reset) still moves the next
+            # index back, which is also how entries lost with a connection are
+            # sent again.
+            sent = self._SyncObj__raftNextIndex.get(node)
+            super()._SyncObj__onMessageReceived(node, message)
+            if sent is not None and self._SyncObj__raftNextIndex.get(node, sent) < sent:
+                self._SyncObj__raftNextIndex[node] = sent
+            return
         super()._SyncObj__onMessageReceived(node, message)
 
     def _drop_conflicting_suffix(self, message: dict[str, Any]) -> None:
@@ -463,6 +480,7 @@ class RaftProposer:
         dynamic_membership: bool = True,
         commit_timeout: float = 10.0,
         commit_linger: float = COMMIT_LINGER,
+        log_compaction_entries: int = 20000,
     ) -> None:
         if not password:
             # Without a password pysyncobj's port unpickles whatever it receives.
@@ -484,7 +502,7 @@ class RaftProposer:
             # Compact the journal into a dump every 20k entries or 5 min: a
             # restart replays at most that much (pysyncobj's 5k default
             # compacts too often under our write rates).
-            logCompactionMinEntries=20000,
+            logCompactionMinEntries=log_compaction_entries,
             logCompactionMinTime=300,
             # With no leader known, a write fails at once (never sent, so
             # certainly not applied) instead of waiting in pysyncobj's queue:

@@ -519,3 +519,53 @@ def test_raft_frames_are_stored_zlib_streams_any_pysyncobj_peer_decodes() -> Non
     assert len(framed) > len(data)  # stored, not compressed
     assert zlib.decompress(framed) == data
     assert tcp.zlib.decompress(zlib.compress(data, 3)) == data  # a peer that still compresses is understood
+
+
+def test_followers_never_drop_entries_they_hold_across_log_compactions(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Three managers in one process, compacting every 150 entries: the
+    leader never sends a follower entries it already holds (pysyncobj then
+    logs `truncating already-applied log entries`), and all agree."""
+    import logging
+
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    stores = [Store() for _ in addresses]
+
+    async def run() -> None:
+        proposers = [
+            RaftProposer(
+                store, address, [a for a in addresses if a != address], tmp_path / str(i), "secret",
+                log_compaction_entries=150,
+            )
+            for i, (store, address) in enumerate(zip(stores, addresses, strict=True))
+        ]
+        try:
+            deadline = time.monotonic() + 20
+            while not any(p.is_leader() for p in proposers):
+                assert time.monotonic() < deadline, "no leader"
+                await asyncio.sleep(0.05)
+            leader = next(p for p in proposers if p.is_leader())
+            for k in range(40):
+                results = await asyncio.gather(
+                    *(leader.propose(spb.StoreBatch(actions=[create(node(f"n{k}-{j}"))])) for j in range(3)),
+                    *(leader.propose(spb.StoreBatch(actions=[create(node(f"m{k}-{j}"))])) for j in range(1)),
+                )
+                assert all(r.ok for r in results)
+                for j in range(12):
+                    assert (await leader.propose(spb.StoreBatch(actions=[create(node(f"s{k}-{j}"))]))).ok
+            deadline = time.monotonic() + 20
+            while len({s.index for s in stores}) != 1:
+                assert time.monotonic() < deadline, f"stores did not converge: {[s.index for s in stores]}"
+                await asyncio.sleep(0.05)
+        finally:
+            for p in proposers:
+                p.close()
+
+    with caplog.at_level(logging.WARNING, logger="pysyncobj"):
+        asyncio.run(run())
+    dropped = [r.getMessage() for r in caplog.records if "already-applied" in r.getMessage()]
+    assert not dropped, dropped[:3]
+    assert stores[0].index >= 40 * 16
+    assert len({frozenset(s.view().nodes) for s in stores}) == 1
+    assert (tmp_path / "0" / "raft.dump").exists() or (tmp_path / "1" / "raft.dump").exists(), "no compaction happened"
