@@ -169,7 +169,8 @@ def _devices(values: Sequence[str]) -> dict[str, list[str]]:
     return out
 
 
-def _namespace_weights(values: Sequence[str]) -> dict[str, float]:
+def parse_namespace_weights(values: Sequence[str], param_hint: str = "--namespace-weight") -> dict[str, float]:
+    """NAMESPACE=WEIGHT options (the manager's and the scheduler lab's) as a dict."""
     out = {}
     for v in values:
         namespace, sep, weight_text = v.partition("=")
@@ -178,7 +179,7 @@ def _namespace_weights(values: Sequence[str]) -> dict[str, float]:
         except ValueError:
             weight = -1.0
         if not sep or not namespace or not weight > 0 or weight == float("inf"):
-            raise click.BadParameter(f"{v!r}: use NAMESPACE=WEIGHT with a weight > 0, e.g. prod=2", param_hint="--namespace-weight")
+            raise click.BadParameter(f"{v!r}: use NAMESPACE=WEIGHT with a weight > 0, e.g. prod=2", param_hint=param_hint)
         out[namespace] = weight
     return out
 
@@ -219,7 +220,7 @@ def _scheduler_settings(
     if queue_order is not None:
         out["queue_order"] = queue_order
     if namespace_weights:
-        out["namespace_weights"] = _namespace_weights(namespace_weights)
+        out["namespace_weights"] = parse_namespace_weights(namespace_weights)
     if preemption is not None:
         out["preemption"] = preemption
     return out

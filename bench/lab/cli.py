@@ -23,22 +23,9 @@ from bench.lab.sources import FORMATS, TraceOptions, load_source
 from bench.lab.table import comparison_table
 from bench.lab.tasks import RESOURCES
 from bench.lab.traces import TraceError
+from dockyard.cli import parse_namespace_weights
 from dockyard.units import parse_memory
 from scheduler import Policy, QueueOrder
-
-
-def _weights(values: Sequence[str]) -> dict[str, float]:
-    weights: dict[str, float] = {}
-    for value in values:
-        namespace, sep, number = value.partition("=")
-        try:
-            weight = float(number)
-        except ValueError:
-            weight = -1.0
-        if not sep or not namespace or weight <= 0:
-            raise click.BadParameter(f"{value!r}: expected NAMESPACE=WEIGHT with a weight > 0", param_hint="--weight")
-        weights[namespace] = weight
-    return weights
 
 
 def _memory(value: str | None) -> int | None:
@@ -157,7 +144,7 @@ def run(
         loaded = load_source(workload, fmt, options)
     except (WorkloadError, TraceError, ValueError) as error:
         raise click.ClickException(str(error)) from error
-    namespace_weights = _weights(weights)
+    namespace_weights = parse_namespace_weights(weights, param_hint="--weight")
     queue_orders = list(queues or ["priority"])
     if mode == "arrival" and queues:
         click.echo("note: arrival mode places tasks one by one in shuffled order; --queue is ignored", err=True)

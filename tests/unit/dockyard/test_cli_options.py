@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import pytest
 
-from dockyard.cli import _devices, _namespace_weights, _scheduler_settings
+from dockyard.cli import _devices, _scheduler_settings, parse_namespace_weights
 
 
 def test_devices_by_kind_in_the_order_given() -> None:
@@ -19,11 +19,11 @@ def test_bad_devices_are_refused(value: str) -> None:
         _devices([value])
 
 
-def test_namespace_weights() -> None:
-    assert _namespace_weights(["prod=2", "dev=0.5"]) == {"prod": 2.0, "dev": 0.5}
+def testparse_namespace_weights() -> None:
+    assert parse_namespace_weights(["prod=2", "dev=0.5"]) == {"prod": 2.0, "dev": 0.5}
     for bad in ("prod", "prod=0", "prod=-1", "prod=x", "=2", "prod=inf", "prod=nan"):
         with pytest.raises(click.BadParameter):
-            _namespace_weights([bad])
+            parse_namespace_weights([bad])
 
 
 def test_only_the_settings_given_are_reported() -> None:
