@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tests.cluster import REPO, Daemon, dockyard_cmd, wait_for
+from tests.cluster import REPO, Daemon, ManagerProc, dockyard_cmd, wait_for
 
 
 def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -283,13 +283,8 @@ def _serve(credentials: str, stdin: IO[str], stdout: IO[str]) -> None:
 
 
 @dataclass
-class NetManager:
-    host: str
-    daemon: Daemon
-    data_dir: Path
-    address: str
-    raft_addr: str
-    join_addr: str
+class NetManager(ManagerProc):
+    host: str = ""  # its network namespace's address
 
 
 @dataclass
@@ -315,7 +310,7 @@ class NetCluster:
             "manager", *verb, "--data-dir", str(mdir), "--listen", address, "--raft-addr", raft,
             "--join-listen", join, "--name", f"manager-{n}",
         ) + self._flags()
-        m = NetManager(host, Daemon(f"manager-{n}", argv, self.root / f"manager-{n}.log"), mdir, address, raft, join)
+        m = NetManager(Daemon(f"manager-{n}", argv, self.root / f"manager-{n}.log"), mdir, address, raft, join, host=host)
         self.managers.append(m)
         m.daemon.start()
         return m
