@@ -153,10 +153,11 @@ class Control(cgrpc.ControlServicer):
         plan = sch.Scheduler(self.sched_config).plan(node_infos(view, exclude_job=job_id), [group])
         names = {n.meta.id: n.name for n in view.nodes.values()}
         resp = cpb.PlanJobResponse()
+        slot_of = {task_id: slot for slot, task_id in enumerate(ids, start=1)}
         for p in plan.placements:
             resp.placements.append(
                 cpb.PlannedPlacement(
-                    slot=ids.index(p.task_id) + 1, node_id=p.node_id, node_name=names.get(p.node_id, ""),
+                    slot=slot_of[p.task_id], node_id=p.node_id, node_name=names.get(p.node_id, ""),
                     devices=task_devices(p),
                 )
             )
@@ -166,7 +167,7 @@ class Control(cgrpc.ControlServicer):
                 cpb.PlannedPreemption(
                     task_id=pre.task_id, job_name=victim.job_name if victim is not None else pre.job_id,
                     node_id=pre.node_id, node_name=names.get(pre.node_id, ""),
-                    for_slot=ids.index(pre.for_task_id) + 1 if pre.for_task_id in ids else 0, reason=pre.reason,
+                    for_slot=slot_of.get(pre.for_task_id, 0), reason=pre.reason,
                 )
             )
         for u in plan.unplaced:

@@ -92,12 +92,11 @@ class Membership:
             cluster_id=self.cluster_id, manager_id=manager_id, raft_secret=self.raft_secret, raft_peers=peers
         )
 
-    def leader_api_address(self) -> str | None:
+    def leader_api_address(self, view: View | None = None) -> str | None:
         """The API address of the current Raft leader, when it is known."""
-        status = self.proposer.status()
-        view = self.store.view()
-        leader = next((m for m in view.managers.values() if m.raft_address == status.leader), None)
-        return leader.api_address if leader is not None else None
+        leader = self.proposer.status().leader
+        managers = (view or self.store.view()).managers.values()
+        return next((m.api_address for m in managers if m.raft_address == leader), None)
 
     def _require_leader(self, view: View) -> None:
         """Only the leader adds or removes members: a follower may not have
@@ -106,8 +105,8 @@ class Membership:
         its own). The leader's own record must be in its store too."""
         status = self.proposer.status()
         if not status.is_leader:
-            leader = next((m for m in view.managers.values() if m.raft_address == status.leader), None)
-            hint = f"; the leader is {leader.api_address}" if leader is not None else ""
+            leader = self.leader_api_address(view)
+            hint = f"; the leader is {leader}" if leader is not None else ""
             raise Unavailable(f"this manager is not the Raft leader, which alone changes membership{hint}")
         if not any(m.raft_address == status.address for m in view.managers.values()):
             raise Unavailable("this manager has just become leader and has not recorded itself yet; retry")

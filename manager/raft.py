@@ -205,7 +205,7 @@ class _LowLatencySyncObj(SyncObj):  # type: ignore[misc]
     # and wait out a second timeout (failover ~2.3 s instead of ~0.8 s).
     # Waking exactly at the deadline keeps the randomised timeouts apart.
     def _onTick(self, timeToWait: float = 0.0) -> None:
-        if timeToWait > 0 and self._SyncObj__raftState != 2:  # not the leader
+        if timeToWait > 0 and not self._isLeader():
             until = self._SyncObj__raftElectionDeadline - time.monotonic()
             # A deadline already past did not start an election this tick (no
             # peer connected): wait as usual rather than spin.
@@ -539,9 +539,9 @@ class RaftProposer:
             raftMaxTimeout=1.4,
             # A leader that has heard from no majority for 3 s steps down
             # (pysyncobj's default: 30 s). An isolated old leader then stops
-            # calling itself leader in `manager ls` and fails its callers'
-            # writes at once instead of holding them until they time out;
-            # it never could acknowledge them. 3 s is twice the longest
+            # calling itself leader in `manager ls`, and new writes sent to
+            # it fail at once (it knows no leader) instead of waiting for a
+            # commit that cannot come. 3 s is twice the longest
             # election timeout: a leader that merely misses a few heartbeat
             # replies under load keeps leading.
             leaderFallbackTimeout=3.0,
@@ -627,4 +627,3 @@ class RaftProposer:
 
     def close(self) -> None:
         self._sync.destroy()
-
