@@ -209,31 +209,32 @@ def _port_open(port: int) -> bool:
 
 
 def write_rows(
-    targets: list[tuple[str, str, int, Path | NodeIdentity, int | None]], runs: int, seconds: float, log: Callable[[str], None]
-) -> list[tuple[str, float, float, int, int, int, float | None]]:
+    targets: list[tuple[str, str, int, Path | NodeIdentity, int]], runs: int, seconds: float, log: Callable[[str], None]
+) -> list[tuple[str, float, float, int, int, int, float, int]]:
     """Each target (label, address, clients, credentials, server pid) `runs`
     times, interleaved so that a drift of the machine's speed hits every row
-    alike; per row the run with the median rate, and the range of rates."""
-    results: dict[str, list[tuple[float, float, int, int, float | None]]] = {t[0]: [] for t in targets}
+    alike. Per row: the median run's p50, p95, rate and server CPU per
+    update, the range of rates, and the errors of all runs."""
+    results: dict[str, list[tuple[float, float, int, float]]] = {t[0]: [] for t in targets}
+    errors: dict[str, int] = {t[0]: 0 for t in targets}
     for run in range(runs):
         for label, address, n, credentials, pid in targets:
-            proc = psutil.Process(pid) if pid else None
-            before = proc.cpu_times() if proc else None
-            lat, errors, rate = asyncio.run(write_load(address, credentials, n, seconds))
-            cpu_us = None
-            if proc is not None and before is not None and lat:
-                after = proc.cpu_times()
-                cpu_us = (after.user + after.system - before.user - before.system) / len(lat) * 1e6
+            proc = psutil.Process(pid)
+            before = proc.cpu_times()
+            lat, failed, rate = asyncio.run(write_load(address, credentials, n, seconds))
+            after = proc.cpu_times()
+            cpu_us = (after.user + after.system - before.user - before.system) / max(len(lat), 1) * 1e6
             ms = [x * 1000 for x in lat]
-            results[label].append((statistics.median(ms), pct(ms, 0.95), rate, errors, cpu_us))
-            cpu = f", server CPU {cpu_us:.0f} us/update" if cpu_us is not None else ""
-            log(f"  run {run + 1} {label}: p50 {results[label][-1][0]:.2f} ms, p95 {results[label][-1][1]:.2f} ms, {rate} updates/s{cpu}, {errors} errors")
+            p50, p95 = statistics.median(ms), pct(ms, 0.95)
+            results[label].append((p50, p95, rate, cpu_us))
+            errors[label] += failed
+            log(f"  run {run + 1} {label}: p50 {p50:.2f} ms, p95 {p95:.2f} ms, {rate} updates/s, "
+                f"server CPU {cpu_us:.0f} us/update, {failed} errors")
     rows = []
-    for label, _, _, _, _ in targets:
+    for label, *_ in targets:
         by_rate = sorted(results[label], key=lambda r: r[2])
-        p50, p95, rate, errors, cpu_us = by_rate[len(by_rate) // 2]
-        rows.append((label, p50, p95, rate, by_rate[0][2], by_rate[-1][2], cpu_us))
-        del errors
+        p50, p95, rate, cpu_us = by_rate[len(by_rate) // 2]
+        rows.append((label, p50, p95, rate, by_rate[0][2], by_rate[-1][2], cpu_us, errors[label]))
     return rows
 
 
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                     with EchoBaseline() as echo:
                         lpid = c.managers[leader].daemon.proc.pid  # type: ignore[union-attr]
                         fpid = c.managers[follower].daemon.proc.pid  # type: ignore[union-attr]
-                        targets: list[tuple[str, str, int, Path | NodeIdentity, int | None]] = [
+                        targets: list[tuple[str, str, int, Path | NodeIdentity, int]] = [
                             ("1 client -> leader", c.managers[leader].address, 1, c.credentials, lpid),
                             ("16 clients -> leader", c.managers[leader].address, 16, c.credentials, lpid),
                             ("16 clients -> follower", c.managers[follower].address, 16, c.credentials, fpid),
@@ -301,10 +302,10 @@ def main(argv: list[str] | None = None) -> int:
                          "Server CPU is the CPU time of the manager the clients talk to (or of the echo server), per update. "
                          "Goal: p50 <= 5 ms, >= 2,000 updates/s at 16 clients."),
                         "",
-                        "| clients | p50 ms | p95 ms | updates/s (median run) | range | server CPU us/update |",
-                        "|---|---:|---:|---:|---:|---:|",
-                        *(f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:,} | {r[4]:,}-{r[5]:,} | "
-                          f"{'' if r[6] is None else f'{r[6]:.0f}'} |" for r in rows),
+                        "| clients | p50 ms | p95 ms | updates/s (median run) | range | server CPU us/update | errors (all runs) |",
+                        "|---|---:|---:|---:|---:|---:|---:|",
+                        *(f"| {r[0]} | {r[1]:.2f} | {r[2]:.2f} | {r[3]:,} | {r[4]:,}-{r[5]:,} | {r[6]:.0f} | {r[7]} |"
+                          for r in rows),
                         "",
                     ]
                 if "failover" in parts:
