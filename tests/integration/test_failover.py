@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,10 +232,17 @@ def trio_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def trio(trio_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The shared 3-manager cluster, with all three running and agreeing on
     a leader whatever the previous test did to it; its logs on failure."""
-    c = trio_cluster
+    with restored(trio_cluster, request, lambda c: wait_stable_leader(c, [0, 1, 2])[0]) as c:
+        yield c
+
+
+@contextlib.contextmanager
+def restored(c: Cluster, request: pytest.FixtureRequest, leader_of: Callable[[Cluster], int]) -> Iterator[Cluster]:
+    """A shared cluster with every manager running again and agreeing on a
+    leader (the CLI talks to it), whatever the previous test did; its logs
+    when the test fails."""
     restart_stopped_and_killed(c)
-    leader, _ = wait_stable_leader(c, [0, 1, 2])
-    c.address = c.managers[leader].address
+    c.address = c.managers[leader_of(c)].address
     failed_before = request.session.testsfailed
     yield c
     if request.session.testsfailed > failed_before:

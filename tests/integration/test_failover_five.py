@@ -32,7 +32,7 @@ from tests.integration.test_failover import (
     info,
     kill_all_and_restart_in_random_order,
     partition_scenario,
-    restart_stopped_and_killed,
+    restored,
     wait_stable_leader,
     writing,
 )
@@ -85,14 +85,8 @@ def five_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def quintet(five_cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     """The shared 5-manager cluster, with all five running and agreeing on a
     leader whatever the previous test did to it; its logs on failure."""
-    c = five_cluster
-    restart_stopped_and_killed(c)
-    leader = stable_leader(c)
-    c.address = c.managers[leader].address
-    failed_before = request.session.testsfailed
-    yield c
-    if request.session.testsfailed > failed_before:
-        sys.stderr.write("\n=== cluster logs ===\n" + c.logs() + "\n")
+    with restored(five_cluster, request, stable_leader) as c:
+        yield c
 
 
 # -- 1. forming ------------------------------------------------------------------
