@@ -411,8 +411,7 @@ def test_sigstop_leader_for_10s_loses_nothing(trio: Cluster) -> None:
 
 
 def test_kill_all_managers_and_restart_in_random_order(trio: Cluster) -> None:
-    rng = random.Random(os.environ.get("DOCKYARD_TEST_SEED") or time.time_ns())
-    kill_all_and_restart_in_random_order(trio, rounds=3, rng=rng)
+    kill_all_and_restart_in_random_order(trio, rounds=3, rng=seeded_rng())
 
 
 def kill_all_and_restart_in_random_order(c: Cluster, rounds: int, rng: random.Random) -> None:
@@ -440,18 +439,27 @@ def kill_all_and_restart_in_random_order(c: Cluster, rounds: int, rng: random.Ra
 # -- 5. network partition -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def netns_reason() -> str | None:
-    return netns.unavailable_reason()
+def test_partitioned_leader_never_acknowledges(tmp_path: Path) -> None:
+    partition_in_namespaces(tmp_path, 3)
 
 
-def test_partitioned_leader_never_acknowledges(tmp_path: Path, netns_reason: str | None) -> None:
-    if netns_reason:
-        pytest.skip(f"network namespaces unavailable: {netns_reason}")
+def seeded_rng() -> random.Random:
+    """DOCKYARD_TEST_SEED, or the clock; printed so a failure can be replayed."""
+    seed = os.environ.get("DOCKYARD_TEST_SEED") or str(time.time_ns())
+    print(f"DOCKYARD_TEST_SEED={seed}")
+    return random.Random(seed)
+
+
+def partition_in_namespaces(tmp_path: Path, n: int) -> None:
+    """`partition_scenario` with n managers, each in its own network
+    namespace (skipped where namespaces cannot be made); logs on failure."""
+    reason = netns.unavailable_reason()
+    if reason:
+        pytest.skip(f"network namespaces unavailable: {reason}")
     with netns.NetLab() as lab:
         c = netns.NetCluster(lab, tmp_path)
         try:
-            partition_scenario(lab, c, 3, random.Random(os.environ.get("DOCKYARD_TEST_SEED") or time.time_ns()))
+            partition_scenario(lab, c, n, seeded_rng())
         except BaseException:
             sys.stderr.write("\n=== cluster logs ===\n" + c.logs() + "\n")
             raise

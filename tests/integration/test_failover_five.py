@@ -10,8 +10,6 @@ error may only mean "outcome unknown" (UNAVAILABLE, DEADLINE_EXCEEDED).
 
 from __future__ import annotations
 
-import os
-import random
 import signal
 import sys
 import time
@@ -21,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import Cluster, cluster, wait_for
-from tests.integration import netns
 from tests.integration.test_failover import (
     CONVERGE_WITHIN,
     NEW_LEADER_WITHIN,
@@ -31,8 +28,9 @@ from tests.integration.test_failover import (
     assert_formed,
     info,
     kill_all_and_restart_in_random_order,
-    partition_scenario,
+    partition_in_namespaces,
     restored,
+    seeded_rng,
     wait_stable_leader,
     writing,
 )
@@ -41,13 +39,6 @@ pytestmark = pytest.mark.integration
 
 N = 5
 ALL = list(range(N))
-
-
-def seeded_rng() -> random.Random:
-    """DOCKYARD_TEST_SEED, or the clock; printed so a failure can be replayed."""
-    seed = os.environ.get("DOCKYARD_TEST_SEED") or str(time.time_ns())
-    print(f"DOCKYARD_TEST_SEED={seed}")
-    return random.Random(seed)
 
 
 def states(c: Cluster) -> dict[str, object]:
@@ -154,20 +145,5 @@ def test_kill_all_five_managers_and_restart_in_random_order(quintet: Cluster) ->
 # -- 4. network partition: the leader and a follower cut off from the other three ------------
 
 
-@pytest.fixture(scope="module")
-def netns_reason() -> str | None:
-    return netns.unavailable_reason()
-
-
-def test_partitioned_leader_and_follower_never_acknowledge(tmp_path: Path, netns_reason: str | None) -> None:
-    if netns_reason:
-        pytest.skip(f"network namespaces unavailable: {netns_reason}")
-    with netns.NetLab() as lab:
-        c = netns.NetCluster(lab, tmp_path)
-        try:
-            partition_scenario(lab, c, N, seeded_rng())
-        except BaseException:
-            sys.stderr.write("\n=== cluster logs ===\n" + c.logs() + "\n")
-            raise
-        finally:
-            c.stop()
+def test_partitioned_leader_and_follower_never_acknowledge(tmp_path: Path) -> None:
+    partition_in_namespaces(tmp_path, N)
