@@ -10,29 +10,22 @@ error may only mean "outcome unknown" (UNAVAILABLE, DEADLINE_EXCEEDED).
 
 from __future__ import annotations
 
-import signal
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.cluster import Cluster, cluster, wait_for
+from tests.cluster import Cluster, cluster
 from tests.integration.test_failover import (
-    CONVERGE_WITHIN,
-    NEW_LEADER_WITHIN,
-    all_writes,
-    assert_acked_everywhere,
-    assert_errors_are_unknown_outcome,
     assert_formed,
     info,
     kill_all_and_restart_in_random_order,
     partition_in_namespaces,
     restored,
     seeded_rng,
+    sigkill_minority_while_writing,
     wait_stable_leader,
-    writing,
 )
 
 pytestmark = pytest.mark.integration
@@ -91,48 +84,7 @@ def test_five_managers_form_a_cluster_with_one_leader(quintet: Cluster) -> None:
 
 
 def test_sigkill_leader_and_a_follower_while_writing_loses_nothing(quintet: Cluster) -> None:
-    c = quintet
-    rng = seeded_rng()
-    old, old_term = wait_stable_leader(c, ALL)
-    follower = rng.choice([i for i in ALL if i != old])
-    killed = [old, follower]
-    survivors = [i for i in ALL if i not in killed]
-    dead_at: dict[int, float] = {}
-    with writing(c, "kill2-") as writers:
-        wait_for(lambda: all(w.acked() >= 20 for w in writers), timeout=30, what="writes before the kill")
-        t_kill = time.time()
-        for i in killed:
-            c.managers[i].daemon.kill(signal.SIGKILL)  # returns once the process is gone
-            dead_at[i] = time.time()
-
-        def accepted_after_kill() -> float | None:
-            after = [w.t1 for w in all_writes(writers) if w.ok and w.t0 > t_kill]
-            return min(after) if after else None
-
-        first = wait_for(accepted_after_kill, timeout=NEW_LEADER_WITHIN, interval=0.05, what="a write accepted after the kill")
-        acked_after = sum(1 for w in all_writes(writers) if w.ok and w.t0 > t_kill)
-        wait_for(lambda: sum(1 for w in all_writes(writers) if w.ok and w.t0 > t_kill) >= acked_after + 30, timeout=30,
-                 what="writes to keep flowing on three of five")
-    writes = all_writes(writers)
-    new, new_term = wait_stable_leader(c, survivors)
-    assert new in survivors
-    assert new_term > old_term, f"the survivors' leader has term {new_term}, not above the old leader's {old_term}"
-    print(
-        f"failover: first write accepted {first - t_kill:.2f}s after SIGKILL of manager-{old + 1} (leader) and "
-        f"manager-{follower + 1}; new leader manager-{new + 1}, term {old_term} -> {new_term}"
-    )
-
-    assert_errors_are_unknown_outcome(writes)
-    late = [w for w in writes if w.ok and w.manager in dead_at and w.t0 > dead_at[w.manager]]
-    assert not late, f"a killed manager acknowledged writes sent after its death: {late[:3]}"
-    assert any(w.ok and w.manager in survivors and w.t0 > t_kill for w in writes)
-    assert_acked_everywhere(c, writes, survivors)
-
-    # Both killed managers recover from their journals and catch up.
-    for i in killed:
-        c.restart_manager(i)
-    assert_acked_everywhere(c, writes, killed)
-    wait_stable_leader(c, ALL, timeout=CONVERGE_WITHIN)
+    sigkill_minority_while_writing(quintet, followers=1)
 
 
 # -- 3. SIGKILL every manager ---------------------------------------------------------------
