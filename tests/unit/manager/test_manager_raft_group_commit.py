@@ -569,3 +569,39 @@ def test_followers_never_drop_entries_they_hold_across_log_compactions(
     assert stores[0].index >= 40 * 16
     assert len({frozenset(s.view().nodes) for s in stores}) == 1
     assert (tmp_path / "0" / "raft.dump").exists() or (tmp_path / "1" / "raft.dump").exists(), "no compaction happened"
+
+
+def test_after_a_calm_spell_the_first_follower_to_stand_wins_the_next_term(tmp_path: Path) -> None:
+    """Followers exchange nothing while a leader lives, so after pysyncobj's
+    connection timeout (3.5 s) their link is stale and the first message on
+    it takes the link down. The first candidate must still reach the other
+    follower (it asks again when the link comes back): the new leader is
+    elected in the term right after the dead leader's, not after a second
+    round of timeouts (which cost failovers up to 2.2 s)."""
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    proposers = [
+        RaftProposer(Store(), address, [a for a in addresses if a != address], tmp_path / str(i), "secret")
+        for i, address in enumerate(addresses)
+    ]
+    try:
+        deadline = time.monotonic() + 20
+        while not any(p.is_leader() for p in proposers):
+            assert time.monotonic() < deadline, "no leader"
+            time.sleep(0.05)
+        leader = next(p for p in proposers if p.is_leader())
+        assert asyncio.run(leader.propose(spb.StoreBatch(actions=[create(node("n1"))]))).ok
+        survivors = [p for p in proposers if p is not leader]
+        time.sleep(4.5)  # longer than pysyncobj's connectionTimeout: the followers' link is stale
+        old_term = leader.term()
+        leader.close()
+        t_kill = time.monotonic()
+        while not any(p.is_leader() for p in survivors):
+            assert time.monotonic() - t_kill < 10, "no new leader"
+            time.sleep(0.01)
+        elected_after = time.monotonic() - t_kill
+        new_leader = next(p for p in survivors if p.is_leader())
+        assert new_leader.term() == old_term + 1, (old_term, new_leader.term(), elected_after)
+        assert asyncio.run(new_leader.propose(spb.StoreBatch(actions=[create(node("n2"))]))).ok
+    finally:
+        for p in proposers:
+            p.close()
