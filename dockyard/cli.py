@@ -185,8 +185,8 @@ def parse_namespace_weights(values: Sequence[str], param_hint: str = "--namespac
 
 
 def scheduler_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Cluster-wide scheduler settings; each one given is remembered in the
-    manager's cluster.json (see docs/scheduling.md)."""
+    """Cluster-wide scheduler settings: they seed a new cluster (`manager
+    init`, `dev`) and `cluster update` changes them (see docs/scheduling.md)."""
     options = [
         click.option(
             "--scheduler-policy", type=click.Choice(["binpack", "spread", "align"]), default=None,
@@ -224,6 +224,22 @@ def _scheduler_settings(
     if preemption is not None:
         out["preemption"] = preemption
     return out
+
+
+def _refuse_per_manager_settings(
+    scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None
+) -> None:
+    """`manager join` and `start` still accept the scheduler options, to say
+    where they went rather than fail with "no such option"."""
+    given = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+    if given:
+        names = {"scheduler_policy": "--scheduler-policy", "queue_order": "--queue-order",
+                 "namespace_weights": "--namespace-weight", "preemption": "--preemption/--no-preemption"}
+        flags = ", ".join(names[name] for name in sorted(given))
+        raise ValueError(
+            f"{flags}: scheduler settings are cluster-wide and kept in Raft, not per manager; "
+            "change them with `dockyard cluster update` (see `dockyard cluster inspect`)"
+        )
 
 
 @main.command()
@@ -350,8 +366,8 @@ def manager_join(
 
     daemons.setup_logging(log_level)
     try:
-        scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
-        identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name, scheduler)
+        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
@@ -369,16 +385,13 @@ def manager_start(
     data_dir: Path, heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None,
     queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
 ) -> None:
-    """Start a manager from its data dir (after a restart). Scheduler options
-    given here replace the remembered ones."""
+    """Start a manager from its data dir (after a restart)."""
     from dockyard import daemons
 
     daemons.setup_logging(log_level)
     try:
-        scheduler = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
-        main_coro = daemons.manager_main(
-            data_dir, scheduler, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period
-        )
+        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        main_coro = daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
@@ -422,6 +435,69 @@ def manager_leave(obj: Ctx, data_dir: Path) -> None:
     manager_id = json.loads((data_dir / "cluster.json").read_text())["manager_id"]
     obj.client.remove_manager(manager_id)
     click.echo(f"manager {manager_id} left the cluster; stop its daemon now", err=True)
+
+
+@main.group()
+def cluster() -> None:
+    """Cluster-wide settings (replicated: every leader acts on the same ones)."""
+
+
+def _settings_rows(settings: pb.ClusterSettings) -> list[list[str]]:
+    s = settings.scheduler
+    weights = ", ".join(f"{ns}={w:g}" for ns, w in sorted(s.namespace_weights.items())) or "(every namespace weighs 1)"
+    return [
+        ["scheduler-policy", s.policy],
+        ["queue-order", s.queue_order],
+        ["namespace-weight", weights],
+        ["preemption", "on" if s.preemption else "off"],
+    ]
+
+
+def _settings_dict(settings: pb.ClusterSettings) -> dict[str, Any]:
+    """Every setting, defaults and false included (MessageToDict drops them)."""
+    s = settings.scheduler
+    return {
+        "version": settings.meta.version,
+        "scheduler": {
+            "policy": s.policy, "queue_order": s.queue_order,
+            "namespace_weights": dict(sorted(s.namespace_weights.items())), "preemption": s.preemption,
+        },
+    }
+
+
+@cluster.command("inspect")
+@click.pass_obj
+@handle_errors
+def cluster_inspect(obj: Ctx) -> None:
+    """The cluster's settings."""
+    settings = obj.client.cluster_settings()
+    obj.out.emit(_settings_rows(settings), ["SETTING", "VALUE"], _settings_dict(settings))
+
+
+@cluster.command("update")
+@click.option("--scheduler-policy", type=click.Choice(["binpack", "spread", "align"]), default=None,
+              help="Default placement policy (a job's placement.policy overrides it).")
+@click.option("--queue-order", type=click.Choice(["fifo", "priority", "drf"]), default=None,
+              help="Which pending work goes first; drf shares the cluster fairly between namespaces.")
+@click.option("--namespace-weight", "namespace_weights", multiple=True, metavar="NS=W",
+              help="DRF weight of a namespace (repeatable); NS=1 puts it back to the default.")
+@click.option("--preemption/--no-preemption", default=None,
+              help="Whether a task that fits nowhere may evict lower-priority tasks.")
+@click.pass_obj
+@handle_errors
+def cluster_update(
+    obj: Ctx, scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str],
+    preemption: bool | None,
+) -> None:
+    """Change cluster-wide settings; the leader's scheduler uses them from its next pass."""
+    if scheduler_policy is None and queue_order is None and not namespace_weights and preemption is None:
+        raise click.UsageError("nothing to change: give at least one of --scheduler-policy, --queue-order, "
+                               "--namespace-weight, --preemption/--no-preemption")
+    settings = obj.client.update_cluster_settings(
+        scheduler_policy=scheduler_policy, queue_order=queue_order,
+        namespace_weights=parse_namespace_weights(namespace_weights), preemption=preemption,
+    )
+    obj.out.emit(_settings_rows(settings), ["SETTING", "VALUE"], _settings_dict(settings))
 
 
 @main.group()

@@ -14,7 +14,7 @@ keeps its field errors).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -151,3 +151,26 @@ class Client:
 
     def rotate_token(self, role: str) -> cpb.ListTokensResponse:
         return self._call(self._stub.RotateToken, cpb.RotateTokenRequest(role=role))
+
+    def cluster_settings(self) -> pb.ClusterSettings:
+        """The cluster-wide settings every leader acts on."""
+        return self._call(self._stub.GetClusterSettings, cpb.GetClusterSettingsRequest())
+
+    def update_cluster_settings(
+        self,
+        *,
+        scheduler_policy: str | None = None,
+        queue_order: str | None = None,
+        namespace_weights: Mapping[str, float] | None = None,
+        preemption: bool | None = None,
+    ) -> pb.ClusterSettings:
+        """Change the settings given (None leaves a setting as it is); a
+        namespace weight of 1 removes that namespace's entry."""
+        request = cpb.UpdateClusterSettingsRequest(namespace_weights=dict(namespace_weights or {}))
+        if scheduler_policy is not None:
+            request.scheduler_policy = scheduler_policy
+        if queue_order is not None:
+            request.queue_order = queue_order
+        if preemption is not None:
+            request.preemption = preemption
+        return self._call(self._stub.UpdateClusterSettings, request)

@@ -67,10 +67,7 @@ def manager_init(
     return init_cluster(config, cert_lifetime=cert_lifetime)
 
 
-def manager_join(
-    data_dir: Path, join: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str,
-    scheduler: Mapping[str, Any] | None = None,
-) -> Any:
+def manager_join(data_dir: Path, join: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str) -> Any:
     """Join an existing cluster as a manager: get a manager certificate with
     the token, ask the cluster to add this Raft member, remember it all."""
     from dockyard.errors import FailedPrecondition
@@ -126,7 +123,7 @@ def manager_join(
             join_listen=join_listen,
             name=name,
             raft_peers=tuple(resp.raft_peers),
-        ).with_scheduler(scheduler or {})
+        )
         cluster.save(data_dir)
         return cluster
 
@@ -135,8 +132,8 @@ def manager_join(
 
 def load_manager(data_dir: Path, scheduler: Mapping[str, Any] | None = None, **overrides: Any) -> tuple[Any, Any]:
     """(ManagerConfig, ClusterIdentity) from a manager's data dir. Scheduler
-    settings given here replace the remembered ones, in cluster.json too, so
-    that the next plain `manager start` keeps them."""
+    settings given here (by `dockyard dev`) replace the remembered seed in
+    cluster.json; the cluster's own settings are replicated (manager.settings)."""
     from manager.config import ManagerConfig
     from manager.daemon import ClusterIdentity
 
@@ -153,10 +150,10 @@ def load_manager(data_dir: Path, scheduler: Mapping[str, Any] | None = None, **o
     return config, identity
 
 
-def manager_main(data_dir: Path, scheduler: Mapping[str, Any] | None = None, **overrides: Any) -> Awaitable[None]:
+def manager_main(data_dir: Path, **overrides: Any) -> Awaitable[None]:
     from manager.daemon import Manager
 
-    config, identity = load_manager(data_dir, scheduler, **overrides)
+    config, identity = load_manager(data_dir, **overrides)
 
     async def main() -> None:
         await Manager(config, identity).run()
@@ -191,6 +188,7 @@ def dev_main(
     from manager.ca import SECURITY_ID
     from manager.config import ManagerConfig
     from manager.daemon import ADMIN_DIR, STATE_FILE, Manager, init_cluster
+    from manager.settings import update_request, update_settings
 
     async def main() -> None:
         mdir = data_dir / "manager"
@@ -202,6 +200,10 @@ def dev_main(
         await asyncio.wait([mtask, asyncio.create_task(manager.is_leading.wait())], return_when=asyncio.FIRST_COMPLETED)
         if mtask.done():
             mtask.result()
+        if scheduler:
+            # A dev cluster started again with scheduler options runs with
+            # them: they seed a new cluster and update an existing one.
+            await update_settings(manager.store, manager.proposer, manager.settings_seed, update_request(scheduler))
         token = manager.store.view().security[SECURITY_ID].agent_token
         agent = await Agent.create(
             AgentConfig(data_dir=data_dir / "agent", join=manager.join_address, token=token, **agent_options)

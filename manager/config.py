@@ -37,9 +37,11 @@ class ManagerConfig:
     # The scheduling loop gathers pending tasks for this long before a pass,
     # so a 20-replica job is placed in one plan (one Raft entry).
     schedule_debounce: float = 0.002
-    # Cluster-wide scheduler settings (`--scheduler-policy`, `--queue-order`,
-    # `--namespace-weight`, `--no-preemption`); kept in cluster.json, see
-    # SCHEDULER_SETTINGS. A job's placement.policy overrides the policy.
+    # The seed of the cluster-wide scheduler settings (`--scheduler-policy`,
+    # `--queue-order`, `--namespace-weight`, `--no-preemption` of `manager
+    # init`); the first leader replicates it (manager/settings.py) and from
+    # then on the replicated copy rules. A job's placement.policy overrides
+    # the policy.
     # binpack, as in Nomad: it keeps whole nodes free for large tasks.
     scheduler_policy: str = "binpack"
     # priority then FIFO, as Swarm and Nomad order their queues; "drf" shares
@@ -60,6 +62,6 @@ class ManagerConfig:
         )
 
 
-# The ManagerConfig fields that cluster.json remembers (ClusterIdentity.scheduler):
-# set at `manager init`/`join`, changed by giving the option again at `start`.
+# The ManagerConfig fields that cluster.json remembers (ClusterIdentity.scheduler)
+# as the seed of the replicated settings: set at `manager init` (or `dev`).
 SCHEDULER_SETTINGS = ("scheduler_policy", "queue_order", "namespace_weights", "preemption")

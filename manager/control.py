@@ -41,6 +41,7 @@ from manager.jobstatus import summarize
 from manager.membership import Membership
 from manager.raft import Proposer
 from manager.scheduling import node_infos, task_devices, task_group
+from manager.settings import scheduler_config, update_settings, view_settings
 from manager.store import Store, View, clone, create, update
 from manager.taskstate import holds_resources, is_terminal
 
@@ -80,7 +81,7 @@ class Control(cgrpc.ControlServicer):
         proposer: Proposer,
         cluster_id: str,
         manager_id: str,
-        sched_config: sch.SchedulerConfig,
+        settings_seed: pb.ClusterSettings,
         membership: Membership,
         connect: Callable[[str], grpc.aio.Channel],
     ) -> None:
@@ -90,7 +91,7 @@ class Control(cgrpc.ControlServicer):
         self.proposer = proposer
         self.cluster_id = cluster_id
         self.manager_id = manager_id
-        self.sched_config = sched_config
+        self.settings_seed = settings_seed
 
     async def _write(self, actions: list[spb.StoreAction]) -> None:
         result = await self.proposer.propose(spb.StoreBatch(atomic=True, actions=actions))
@@ -150,7 +151,8 @@ class Control(cgrpc.ControlServicer):
         job_id = existing.meta.id if existing else "plan-" + spec.name
         ids = [f"{spec.name}.{slot}" for slot in range(1, spec.replicas + 1)]
         group = task_group(job_id, spec.name, spec, ids, 0.0)
-        plan = sch.Scheduler(self.sched_config).plan(node_infos(view, exclude_job=job_id), [group])
+        config = scheduler_config(view_settings(view, self.settings_seed))
+        plan = sch.Scheduler(config).plan(node_infos(view, exclude_job=job_id), [group])
         names = {n.meta.id: n.name for n in view.nodes.values()}
         resp = cpb.PlanJobResponse()
         slot_of = {task_id: slot for slot, task_id in enumerate(ids, start=1)}
@@ -361,6 +363,19 @@ class Control(cgrpc.ControlServicer):
         require_role(context, (Role.ADMIN,))
         sec = await rotate_token(self.store, self.proposer, request.role)
         return cpb.ListTokensResponse(agent=sec.agent_token, manager=sec.manager_token)
+
+    @rpc
+    async def GetClusterSettings(
+        self, request: cpb.GetClusterSettingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClusterSettings:
+        return view_settings(self.store.view(), self.settings_seed)
+
+    @rpc
+    async def UpdateClusterSettings(
+        self, request: cpb.UpdateClusterSettingsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ClusterSettings:
+        require_role(context, (Role.ADMIN,))
+        return await update_settings(self.store, self.proposer, self.settings_seed, request)
 
     @rpc
     async def RemoveManager(self, request: cpb.RemoveManagerRequest, context: grpc.aio.ServicerContext) -> cpb.RemoveManagerResponse:

@@ -41,6 +41,7 @@ from manager.membership import Membership, raft_peers_of
 from manager.orchestrator import Orchestrator
 from manager.raft import RaftProposer
 from manager.scheduling import SchedulingLoop
+from manager.settings import SETTINGS_ID, seed_settings
 from manager.store import Store, create
 
 log = logging.getLogger("dockyard.manager")
@@ -68,8 +69,9 @@ class ClusterIdentity:
     raft_peers: tuple[str, ...] = ()
     # Lifetime of node certificates, seconds (90 days, Swarm's default).
     cert_lifetime: float = 90 * 86400.0
-    # Scheduler settings the operator chose (manager.config.SCHEDULER_SETTINGS
-    # names -> values); what is not here takes ManagerConfig's default.
+    # The scheduler settings `manager init` was given (manager.config.SCHEDULER_SETTINGS
+    # names -> values): the seed of the replicated settings; what is not here
+    # takes ManagerConfig's default.
     scheduler: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
@@ -148,16 +150,14 @@ class Manager:
             config.data_dir / "raft",
             identity.raft_secret,
         )
-        self.sched_config = config.scheduler_config()
-        log.info(
-            "event=scheduler_config policy=%s queue_order=%s preemption=%s namespace_weights=%s",
-            self.sched_config.policy, self.sched_config.queue_order, self.sched_config.preemption,
-            ",".join(f"{ns}={w:g}" for ns, w in sorted(self.sched_config.namespace_weights.items())) or "-",
-        )
+        config.scheduler_config()  # refuses an invalid seed before anything starts
+        # The cluster settings a new cluster starts with; once the first
+        # leader has written them to the store, the store's copy rules.
+        self.settings_seed = seed_settings(config)
         self.membership = Membership(self.store, self.proposer, identity.cluster_id, identity.raft_secret, self.connect)
         self.dispatcher = Dispatcher(self.store, self.proposer, config)
         self.control = Control(
-            self.store, self.proposer, identity.cluster_id, identity.manager_id, self.sched_config, self.membership, self.connect
+            self.store, self.proposer, identity.cluster_id, identity.manager_id, self.settings_seed, self.membership, self.connect
         )
         self.ca_service = NodeCAService(self.store, self.proposer)
         self.server, self._health = new_server(SERVICES)
@@ -253,6 +253,7 @@ class Manager:
             if not result.ok:
                 return
             await self._bootstrap_security()
+            await self._bootstrap_settings()
             await self.membership.record_self(
                 self.identity.manager_id, self.identity.name or self.address, self.address,
                 self.identity.raft_addr, self.join_address,
@@ -265,7 +266,7 @@ class Manager:
         self._leader_tasks = [
             asyncio.create_task(Orchestrator(self.store, self.proposer, term).run(), name="orchestrator"),
             asyncio.create_task(
-                SchedulingLoop(self.store, self.proposer, term, self.sched_config, self.config.schedule_debounce).run(),
+                SchedulingLoop(self.store, self.proposer, term, self.settings_seed, self.config.schedule_debounce).run(),
                 name="scheduler",
             ),
             asyncio.create_task(self.dispatcher.monitor_heartbeats(), name="heartbeats"),
@@ -284,6 +285,17 @@ class Manager:
         result = await self.proposer.propose(spb.StoreBatch(actions=[create(sec)]))
         if result.ok:
             log.info("event=cluster_security_created ca_digest=%s", CertificateAuthority.load(ca_dir).digest())
+
+    async def _bootstrap_settings(self) -> None:
+        """The first leader of a cluster (or of one made by an older Dockyard
+        that kept scheduler settings per manager) replicates the settings
+        this manager was started with."""
+        if SETTINGS_ID in self.store.view().settings:
+            return
+        result = await self.proposer.propose(spb.StoreBatch(actions=[create(self.settings_seed)]))
+        if result.ok:
+            s = self.settings_seed.scheduler
+            log.info("event=cluster_settings_created policy=%s queue_order=%s preemption=%s", s.policy, s.queue_order, s.preemption)
 
     async def _follow_membership(self) -> None:
         """Keep this manager's Raft peer list in its data dir current, so a

@@ -17,6 +17,7 @@ from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import Unavailable
 from manager.raft import Proposer
+from manager.settings import scheduler_config, view_settings
 from manager.store import Store, View, clone, update
 from manager.taskstate import TS, holds_resources, is_pending, wants_running
 
@@ -176,15 +177,33 @@ def preempted_summary(view: View, preemptions: Sequence[sch.Preemption]) -> str:
 
 
 class SchedulingLoop:
-    def __init__(self, store: Store, proposer: Proposer, term: int, config: sch.SchedulerConfig, debounce: float) -> None:
+    """The leader's scheduler. It acts on the replicated cluster settings
+    (`seed` until the first leader has written them) and follows changes to
+    them from one pass to the next."""
+
+    def __init__(self, store: Store, proposer: Proposer, term: int, seed: pb.ClusterSettings, debounce: float) -> None:
         self.store = store
         self.proposer = proposer
         self.term = term
-        self.scheduler = sch.Scheduler(config)
+        self.seed = seed
         self.debounce = debounce
+        self._settings: pb.ClusterSettings | None = None
+        self.scheduler = self._scheduler_for(view_settings(store.view(), seed))
+
+    def _scheduler_for(self, settings: pb.ClusterSettings) -> sch.Scheduler:
+        if self._settings is None or settings != self._settings:
+            config = scheduler_config(settings)
+            log.info(
+                "event=scheduler_config policy=%s queue_order=%s preemption=%s namespace_weights=%s",
+                config.policy, config.queue_order, config.preemption,
+                ",".join(f"{ns}={w:g}" for ns, w in sorted(config.namespace_weights.items())) or "-",
+            )
+            self._settings = settings
+            self.scheduler = sch.Scheduler(config)
+        return self.scheduler
 
     async def run(self) -> None:
-        _, watch = self.store.view_and_watch(("tasks", "nodes"))
+        _, watch = self.store.view_and_watch(("tasks", "nodes", "settings"))
         try:
             wake: float | None = None
             while True:
@@ -208,7 +227,7 @@ class SchedulingLoop:
             groups, wake = pending_groups(view.tasks.values(), now)
             if not groups:
                 return wake
-            plan = self.scheduler.plan(node_infos(view), groups)
+            plan = self._scheduler_for(view_settings(view, self.seed)).plan(node_infos(view), groups)
             actions = self._plan_actions(view, plan, now)
             if not actions:
                 return wake

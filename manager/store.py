@@ -25,8 +25,10 @@ from google.protobuf.message import DecodeError, Message
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 
-TABLES = ("nodes", "jobs", "tasks", "managers", "security")
-_KIND_TABLE = {"node": "nodes", "job": "jobs", "task": "tasks", "manager": "managers", "security": "security"}
+TABLES = ("nodes", "jobs", "tasks", "managers", "security", "settings")
+_KIND_TABLE = {
+    "node": "nodes", "job": "jobs", "task": "tasks", "manager": "managers", "security": "security", "settings": "settings",
+}
 
 M = TypeVar("M", bound=Message)
 
@@ -94,6 +96,7 @@ class View:
     tasks: dict[str, pb.Task] = field(default_factory=dict)
     managers: dict[str, pb.ManagerNode] = field(default_factory=dict)
     security: dict[str, pb.ClusterSecurity] = field(default_factory=dict)
+    settings: dict[str, pb.ClusterSettings] = field(default_factory=dict)
 
     def table(self, name: str) -> dict[str, Message]:
         return getattr(self, name)  # type: ignore[no-any-return]
@@ -138,6 +141,7 @@ class Store:
             tasks=dict(self._tables["tasks"]),  # type: ignore[arg-type]
             managers=dict(self._tables["managers"]),  # type: ignore[arg-type]
             security=dict(self._tables["security"]),  # type: ignore[arg-type]
+            settings=dict(self._tables["settings"]),  # type: ignore[arg-type]
         )
 
     def get(self, table: str, obj_id: str) -> Message | None:
@@ -310,6 +314,7 @@ class Store:
             snap.tasks.extend(self._tables["tasks"].values())  # type: ignore[arg-type]
             snap.managers.extend(self._tables["managers"].values())  # type: ignore[arg-type]
             snap.security.extend(self._tables["security"].values())  # type: ignore[arg-type]
+            snap.settings.extend(self._tables["settings"].values())  # type: ignore[arg-type]
             return snap.SerializeToString(deterministic=True)
 
     def load(self, data: bytes) -> None:
@@ -324,6 +329,7 @@ class Store:
                 "tasks": {t.meta.id: t for t in snap.tasks},
                 "managers": {m.meta.id: m for m in snap.managers},
                 "security": {x.meta.id: x for x in snap.security},
+                "settings": {x.meta.id: x for x in snap.settings},
             }
             self._job_names = {j.spec.name: j.meta.id for j in snap.jobs}
 
@@ -342,6 +348,8 @@ def _wrap(obj: Message) -> spb.StoreObject:
         return spb.StoreObject(manager=obj)
     if isinstance(obj, pb.ClusterSecurity):
         return spb.StoreObject(security=obj)
+    if isinstance(obj, pb.ClusterSettings):
+        return spb.StoreObject(settings=obj)
     raise TypeError(f"not a stored object: {type(obj).__name__}")
 
 

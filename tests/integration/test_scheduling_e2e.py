@@ -156,3 +156,57 @@ def test_a_gpu_job_preempts_a_lower_priority_gpu_task_and_gets_its_device(tmp_pa
         back = wait_for(lambda: waiting(c, "batchy"), timeout=20, what="the victim's replacement to wait")
         assert "gpu" in back[0].pending_reason
         assert not running(c, "batchy")
+
+
+def test_cluster_settings_are_replicated_changed_through_a_follower_and_kept_by_a_new_leader(tmp_path: Path) -> None:
+    """`manager init --queue-order drf` seeds the settings; `cluster update`
+    on a follower changes them for every manager; after the leader dies the
+    new one (started without any scheduler option) schedules with them."""
+    import signal
+
+    with cluster(tmp_path, agents=0, runtime="fake", managers=3, manager_args=["--queue-order", "drf"]) as c:
+        leader = c.leader_index()
+        assert leader is not None
+        follower = (leader + 1) % 3
+        for i in range(3):
+            with c.client_for(i) as client:
+                # A manager that joined a moment ago may still be catching up.
+                wait_for(lambda client=client: client.cluster_settings().scheduler.queue_order == "drf", timeout=10,
+                         what=f"manager-{i + 1} to hold the seeded settings")
+        c.address = c.managers[follower].address
+        updated = json.loads(c.cli("-o", "json", "cluster", "update", "--scheduler-policy", "spread",
+                                   "--namespace-weight", "prod=3", check=True).stdout)
+        assert updated["scheduler"]["policy"] == "spread" and updated["scheduler"]["queue_order"] == "drf"
+        refused = c.cli("cluster", "update", "--namespace-weight", "prod=0")
+        assert refused.returncode != 0 and "NAMESPACE=WEIGHT" in refused.stderr
+        table = c.cli("cluster", "inspect", check=True).stdout
+        assert "spread" in table and "prod=3" in table
+        c.add_agent("left")
+        c.add_agent("right")
+        c.managers[leader].daemon.kill(signal.SIGKILL)
+        wait_for(lambda: c.leader_index() not in (None, leader), timeout=20, what="a new leader")
+        new_leader = c.leader_index()
+        assert new_leader is not None
+        c.address = c.managers[new_leader].address
+        settings = c.client.cluster_settings()
+        assert (settings.scheduler.policy, dict(settings.scheduler.namespace_weights)) == ("spread", {"prod": 3.0})
+        # Spread puts the two replicas on two nodes (binpack, the new leader's
+        # own default, would put both on one).
+        c.client.run_job(job("web", 2))
+        tasks = wait_for(lambda: len(running(c, "web")) == 2 and running(c, "web"), timeout=30,
+                         what="2 running tasks")
+        assert len({t.node_id for t in tasks}) == 2
+
+
+def test_manager_start_refuses_per_manager_scheduler_options(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.cluster import dockyard_cmd
+
+    proc = subprocess.run(
+        dockyard_cmd("manager", "start", "--data-dir", str(tmp_path / "m"), "--scheduler-policy", "spread"),
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode != 0
+    assert "--scheduler-policy" in proc.stderr and "dockyard cluster update" in proc.stderr
+    assert not (tmp_path / "m").exists()

@@ -309,3 +309,26 @@ class RotateTokenRequest(_message.Message):
     ROLE_FIELD_NUMBER: _ClassVar[int]
     role: str
     def __init__(self, role: _Optional[str] = ...) -> None: ...
+
+class GetClusterSettingsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UpdateClusterSettingsRequest(_message.Message):
+    __slots__ = ("scheduler_policy", "queue_order", "namespace_weights", "preemption")
+    class NamespaceWeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    SCHEDULER_POLICY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    PREEMPTION_FIELD_NUMBER: _ClassVar[int]
+    scheduler_policy: str
+    queue_order: str
+    namespace_weights: _containers.ScalarMap[str, float]
+    preemption: bool
+    def __init__(self, scheduler_policy: _Optional[str] = ..., queue_order: _Optional[str] = ..., namespace_weights: _Optional[_Mapping[str, float]] = ..., preemption: _Optional[bool] = ...) -> None: ...

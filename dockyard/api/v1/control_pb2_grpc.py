@@ -115,6 +115,16 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
                 _registered_method=True)
+        self.GetClusterSettings = channel.unary_unary(
+                '/dockyard.v1.Control/GetClusterSettings',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.GetClusterSettingsRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
+                _registered_method=True)
+        self.UpdateClusterSettings = channel.unary_unary(
+                '/dockyard.v1.Control/UpdateClusterSettings',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -216,6 +226,18 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetClusterSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateClusterSettings(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -298,6 +320,16 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.RotateToken,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_control__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'GetClusterSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClusterSettings,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.GetClusterSettingsRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.SerializeToString,
+            ),
+            'UpdateClusterSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateClusterSettings,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -732,6 +764,60 @@ class Control:
             '/dockyard.v1.Control/RotateToken',
             dockyard_dot_v1_dot_control__pb2.RotateTokenRequest.SerializeToString,
             dockyard_dot_v1_dot_control__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClusterSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/GetClusterSettings',
+            dockyard_dot_v1_dot_control__pb2.GetClusterSettingsRequest.SerializeToString,
+            dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateClusterSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/UpdateClusterSettings',
+            dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.SerializeToString,
+            dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
             options,
             channel_credentials,
             insecure,

@@ -352,6 +352,33 @@ class ManagerNode(_message.Message):
     join_address: str
     def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., join_address: _Optional[str] = ...) -> None: ...
 
+class ClusterSettings(_message.Message):
+    __slots__ = ("meta", "scheduler")
+    META_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    meta: Meta
+    scheduler: SchedulerSettings
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSettings, _Mapping]] = ...) -> None: ...
+
+class SchedulerSettings(_message.Message):
+    __slots__ = ("policy", "queue_order", "namespace_weights", "preemption")
+    class NamespaceWeightsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_ORDER_FIELD_NUMBER: _ClassVar[int]
+    NAMESPACE_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    PREEMPTION_FIELD_NUMBER: _ClassVar[int]
+    policy: str
+    queue_order: str
+    namespace_weights: _containers.ScalarMap[str, float]
+    preemption: bool
+    def __init__(self, policy: _Optional[str] = ..., queue_order: _Optional[str] = ..., namespace_weights: _Optional[_Mapping[str, float]] = ..., preemption: _Optional[bool] = ...) -> None: ...
+
 class ClusterSecurity(_message.Message):
     __slots__ = ("meta", "ca_cert_pem", "ca_key_pem", "agent_token", "manager_token", "cert_lifetime")
     META_FIELD_NUMBER: _ClassVar[int]

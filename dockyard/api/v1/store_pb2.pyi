@@ -9,18 +9,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class StoreObject(_message.Message):
-    __slots__ = ("node", "job", "task", "manager", "security")
+    __slots__ = ("node", "job", "task", "manager", "security", "settings")
     NODE_FIELD_NUMBER: _ClassVar[int]
     JOB_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     MANAGER_FIELD_NUMBER: _ClassVar[int]
     SECURITY_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     node: _objects_pb2.Node
     job: _objects_pb2.Job
     task: _objects_pb2.Task
     manager: _objects_pb2.ManagerNode
     security: _objects_pb2.ClusterSecurity
-    def __init__(self, node: _Optional[_Union[_objects_pb2.Node, _Mapping]] = ..., job: _Optional[_Union[_objects_pb2.Job, _Mapping]] = ..., task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., manager: _Optional[_Union[_objects_pb2.ManagerNode, _Mapping]] = ..., security: _Optional[_Union[_objects_pb2.ClusterSecurity, _Mapping]] = ...) -> None: ...
+    settings: _objects_pb2.ClusterSettings
+    def __init__(self, node: _Optional[_Union[_objects_pb2.Node, _Mapping]] = ..., job: _Optional[_Union[_objects_pb2.Job, _Mapping]] = ..., task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., manager: _Optional[_Union[_objects_pb2.ManagerNode, _Mapping]] = ..., security: _Optional[_Union[_objects_pb2.ClusterSecurity, _Mapping]] = ..., settings: _Optional[_Union[_objects_pb2.ClusterSettings, _Mapping]] = ...) -> None: ...
 
 class StoreAction(_message.Message):
     __slots__ = ("kind", "object")
@@ -59,7 +61,7 @@ class RaftEntry(_message.Message):
     def __init__(self, batches: _Optional[_Iterable[_Union[StoreBatch, _Mapping]]] = ...) -> None: ...
 
 class StoreSnapshot(_message.Message):
-    __slots__ = ("index", "max_term", "nodes", "jobs", "tasks", "managers", "security")
+    __slots__ = ("index", "max_term", "nodes", "jobs", "tasks", "managers", "security", "settings")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     MAX_TERM_FIELD_NUMBER: _ClassVar[int]
     NODES_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +69,7 @@ class StoreSnapshot(_message.Message):
     TASKS_FIELD_NUMBER: _ClassVar[int]
     MANAGERS_FIELD_NUMBER: _ClassVar[int]
     SECURITY_FIELD_NUMBER: _ClassVar[int]
+    SETTINGS_FIELD_NUMBER: _ClassVar[int]
     index: int
     max_term: int
     nodes: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Node]
@@ -74,4 +77,5 @@ class StoreSnapshot(_message.Message):
     tasks: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Task]
     managers: _containers.RepeatedCompositeFieldContainer[_objects_pb2.ManagerNode]
     security: _containers.RepeatedCompositeFieldContainer[_objects_pb2.ClusterSecurity]
-    def __init__(self, index: _Optional[int] = ..., max_term: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[_objects_pb2.Node, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[_objects_pb2.Job, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_objects_pb2.Task, _Mapping]]] = ..., managers: _Optional[_Iterable[_Union[_objects_pb2.ManagerNode, _Mapping]]] = ..., security: _Optional[_Iterable[_Union[_objects_pb2.ClusterSecurity, _Mapping]]] = ...) -> None: ...
+    settings: _containers.RepeatedCompositeFieldContainer[_objects_pb2.ClusterSettings]
+    def __init__(self, index: _Optional[int] = ..., max_term: _Optional[int] = ..., nodes: _Optional[_Iterable[_Union[_objects_pb2.Node, _Mapping]]] = ..., jobs: _Optional[_Iterable[_Union[_objects_pb2.Job, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[_objects_pb2.Task, _Mapping]]] = ..., managers: _Optional[_Iterable[_Union[_objects_pb2.ManagerNode, _Mapping]]] = ..., security: _Optional[_Iterable[_Union[_objects_pb2.ClusterSecurity, _Mapping]]] = ..., settings: _Optional[_Iterable[_Union[_objects_pb2.ClusterSettings, _Mapping]]] = ...) -> None: ...

@@ -4,11 +4,14 @@ tasks already shutting down. Real Store, real Scheduler, no Raft."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import scheduler as sch
 from dockyard.api.v1 import objects_pb2 as pb
+from manager.config import ManagerConfig
 from manager.scheduling import SchedulingLoop, node_infos, pending_groups
+from manager.settings import seed_settings
 from manager.store import Store, clone, create, update
 from manager.taskstate import TS
 from tests.unit.manager.builders import T0, commit, store_with, task
@@ -47,9 +50,10 @@ def running(task_id: str, node_id: str, devices: list[pb.TaskDevice], **fields: 
     return t
 
 
-def plan_and_commit(store: Store, config: sch.SchedulerConfig | None = None) -> sch.Plan:
-    """One pass of the scheduling loop, committed directly to the store."""
-    loop = SchedulingLoop(store, proposer=None, term=1, config=config or sch.SchedulerConfig(), debounce=0)  # type: ignore[arg-type]
+def plan_and_commit(store: Store) -> sch.Plan:
+    """One pass of the scheduling loop (default settings), committed directly to the store."""
+    seed = seed_settings(ManagerConfig(data_dir=Path("/nonexistent")))
+    loop = SchedulingLoop(store, proposer=None, term=1, seed=seed, debounce=0)  # type: ignore[arg-type]
     view = store.view()
     groups, _ = pending_groups(view.tasks.values(), T0)
     plan = loop.scheduler.plan(node_infos(view), groups)
