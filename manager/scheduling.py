@@ -17,7 +17,7 @@ from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import Unavailable
 from manager.raft import Proposer
-from manager.settings import scheduler_config, view_settings
+from manager.settings import format_weights, scheduler_config, view_settings
 from manager.store import Store, View, clone, update
 from manager.taskstate import TS, holds_resources, is_pending, wants_running
 
@@ -196,7 +196,7 @@ class SchedulingLoop:
             log.info(
                 "event=scheduler_config policy=%s queue_order=%s preemption=%s namespace_weights=%s",
                 config.policy, config.queue_order, config.preemption,
-                ",".join(f"{ns}={w:g}" for ns, w in sorted(config.namespace_weights.items())) or "-",
+                format_weights(config.namespace_weights),
             )
             self._settings = settings
             self.scheduler = sch.Scheduler(config)

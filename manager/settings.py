@@ -27,6 +27,11 @@ log = logging.getLogger("dockyard.settings")
 SETTINGS_ID = "cluster"
 
 
+def format_weights(weights: Mapping[str, float]) -> str:
+    """NS=W,... for log lines ("-" when every namespace weighs 1)."""
+    return ",".join(f"{ns}={w:g}" for ns, w in sorted(weights.items())) or "-"
+
+
 def seed_settings(config: ManagerConfig) -> pb.ClusterSettings:
     """The settings a new cluster starts with: this manager's (init's) options."""
     return pb.ClusterSettings(
@@ -121,7 +126,7 @@ async def update_settings(
         log.info(
             "event=cluster_settings_updated version=%d policy=%s queue_order=%s preemption=%s namespace_weights=%s",
             applied.meta.version, s.policy, s.queue_order, s.preemption,
-            ",".join(f"{ns}={w:g}" for ns, w in sorted(s.namespace_weights.items())) or "-",
+            format_weights(s.namespace_weights),
         )
         return applied
     raise Conflict("the cluster settings kept changing while they were updated; retry")
