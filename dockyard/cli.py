@@ -227,17 +227,21 @@ def _scheduler_settings(
 
 
 def _refuse_per_manager_settings(
-    scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None
+    scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None,
+    heartbeat_period: float | None,
 ) -> None:
-    """`manager join` and `start` still accept the scheduler options, to say
-    where they went rather than fail with "no such option"."""
+    """`manager join` and `start` still accept the cluster-wide options, to
+    say where they went rather than fail with "no such option"."""
     given = _scheduler_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+    if heartbeat_period is not None:
+        given["heartbeat_period"] = heartbeat_period
     if given:
         names = {"scheduler_policy": "--scheduler-policy", "queue_order": "--queue-order",
-                 "namespace_weights": "--namespace-weight", "preemption": "--preemption/--no-preemption"}
+                 "namespace_weights": "--namespace-weight", "preemption": "--preemption/--no-preemption",
+                 "heartbeat_period": "--heartbeat-period"}
         flags = ", ".join(names[name] for name in sorted(given))
         raise ValueError(
-            f"{flags}: scheduler settings are cluster-wide and kept in Raft, not per manager; "
+            f"{flags}: these settings are cluster-wide and kept in Raft, not per manager; "
             "change them with `dockyard cluster update` (see `dockyard cluster inspect`)"
         )
 
@@ -315,7 +319,8 @@ def manager() -> None:
 @click.option("--join-listen", default="127.0.0.1:7462", show_default=True, help="Join port (the CA service).")
 @click.option("--name", default="", help="Manager name (default: its API address).")
 @click.option("--cert-lifetime", default="2160h", show_default=True, help="Lifetime of node certificates (renewed at half).")
-@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--heartbeat-period", type=float, default=5.0, show_default=True,
+              help="Seconds between agent heartbeats (cluster-wide; `cluster update` changes it).")
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
@@ -352,13 +357,13 @@ def manager_init(
 @click.option("--raft-addr", default="127.0.0.1:7461", show_default=True)
 @click.option("--join-listen", default="127.0.0.1:7462", show_default=True)
 @click.option("--name", default="")
-@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--heartbeat-period", type=float, default=None, hidden=True)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
 def manager_join(
     data_dir: Path, join_address: str, token: str, listen: str, raft_addr: str, join_listen: str, name: str,
-    heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None, queue_order: str | None,
+    heartbeat_period: float | None, cert_check_period: float, scheduler_policy: str | None, queue_order: str | None,
     namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
 ) -> None:
     """Add a manager to an existing cluster (one membership change at a time)."""
@@ -366,23 +371,23 @@ def manager_join(
 
     daemons.setup_logging(log_level)
     try:
-        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption)
+        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption, heartbeat_period)
         identity = daemons.manager_join(data_dir, join_address, token, listen, raft_addr, join_listen, name)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
     click.echo(f"joined cluster {identity.cluster_id} as manager {identity.manager_id}", err=True)
-    daemons.run(daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period))
+    daemons.run(daemons.manager_main(data_dir, cert_check_period=cert_check_period))
 
 
 @manager.command("start")
 @click.option("--data-dir", type=click.Path(path_type=Path), required=True)
-@click.option("--heartbeat-period", type=float, default=5.0, show_default=True)
+@click.option("--heartbeat-period", type=float, default=None, hidden=True)
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
 @scheduler_options
 @click.option("--log-level", default="INFO", show_default=True)
 def manager_start(
-    data_dir: Path, heartbeat_period: float, cert_check_period: float, scheduler_policy: str | None,
+    data_dir: Path, heartbeat_period: float | None, cert_check_period: float, scheduler_policy: str | None,
     queue_order: str | None, namespace_weights: Sequence[str], preemption: bool | None, log_level: str,
 ) -> None:
     """Start a manager from its data dir (after a restart)."""
@@ -390,8 +395,8 @@ def manager_start(
 
     daemons.setup_logging(log_level)
     try:
-        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption)
-        main_coro = daemons.manager_main(data_dir, heartbeat_period=heartbeat_period, cert_check_period=cert_check_period)
+        _refuse_per_manager_settings(scheduler_policy, queue_order, namespace_weights, preemption, heartbeat_period)
+        main_coro = daemons.manager_main(data_dir, cert_check_period=cert_check_period)
     except (DockyardError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_FAILURE)
@@ -450,6 +455,7 @@ def _settings_rows(settings: pb.ClusterSettings) -> list[list[str]]:
         ["queue-order", s.queue_order],
         ["namespace-weight", weights],
         ["preemption", "on" if s.preemption else "off"],
+        ["heartbeat-period", f"{settings.heartbeat_period:g}s"],
     ]
 
 
@@ -462,6 +468,7 @@ def _settings_dict(settings: pb.ClusterSettings) -> dict[str, Any]:
             "policy": s.policy, "queue_order": s.queue_order,
             "namespace_weights": dict(sorted(s.namespace_weights.items())), "preemption": s.preemption,
         },
+        "heartbeat_period": settings.heartbeat_period,
     }
 
 
@@ -483,19 +490,24 @@ def cluster_inspect(obj: Ctx) -> None:
               help="DRF weight of a namespace (repeatable); NS=1 puts it back to the default.")
 @click.option("--preemption/--no-preemption", default=None,
               help="Whether a task that fits nowhere may evict lower-priority tasks.")
+@click.option("--heartbeat-period", type=float, default=None, metavar="SECONDS",
+              help="How often agents heartbeat; a node is down after 3 periods without one.")
 @click.pass_obj
 @handle_errors
 def cluster_update(
     obj: Ctx, scheduler_policy: str | None, queue_order: str | None, namespace_weights: Sequence[str],
-    preemption: bool | None,
+    preemption: bool | None, heartbeat_period: float | None,
 ) -> None:
-    """Change cluster-wide settings; the leader's scheduler uses them from its next pass."""
-    if scheduler_policy is None and queue_order is None and not namespace_weights and preemption is None:
+    """Change cluster-wide settings. The leader's scheduler uses them from its
+    next pass; agents learn a new heartbeat period at their next heartbeat."""
+    if (scheduler_policy is None and queue_order is None and not namespace_weights and preemption is None
+            and heartbeat_period is None):
         raise click.UsageError("nothing to change: give at least one of --scheduler-policy, --queue-order, "
-                               "--namespace-weight, --preemption/--no-preemption")
+                               "--namespace-weight, --preemption/--no-preemption, --heartbeat-period")
     settings = obj.client.update_cluster_settings(
         scheduler_policy=scheduler_policy, queue_order=queue_order,
         namespace_weights=parse_namespace_weights(namespace_weights), preemption=preemption,
+        heartbeat_period=heartbeat_period,
     )
     obj.out.emit(_settings_rows(settings), ["SETTING", "VALUE"], _settings_dict(settings))
 

@@ -163,6 +163,7 @@ class Client:
         queue_order: str | None = None,
         namespace_weights: Mapping[str, float] | None = None,
         preemption: bool | None = None,
+        heartbeat_period: float | None = None,
     ) -> pb.ClusterSettings:
         """Change the settings given (None leaves a setting as it is); a
         namespace weight of 1 removes that namespace's entry."""
@@ -173,4 +174,6 @@ class Client:
             request.queue_order = queue_order
         if preemption is not None:
             request.preemption = preemption
+        if heartbeat_period is not None:
+            request.heartbeat_period = heartbeat_period
         return self._call(self._stub.UpdateClusterSettings, request)

@@ -155,7 +155,7 @@ class Manager:
         # leader has written them to the store, the store's copy rules.
         self.settings_seed = seed_settings(config)
         self.membership = Membership(self.store, self.proposer, identity.cluster_id, identity.raft_secret, self.connect)
-        self.dispatcher = Dispatcher(self.store, self.proposer, config)
+        self.dispatcher = Dispatcher(self.store, self.proposer, config, self.settings_seed)
         self.control = Control(
             self.store, self.proposer, identity.cluster_id, identity.manager_id, self.settings_seed, self.membership, self.connect
         )

@@ -28,6 +28,7 @@ from dockyard.pki import Role
 from manager.config import ManagerConfig
 from manager.raft import Proposer
 from manager.ratelimit import RateLimiter
+from manager.settings import SETTINGS_ID, heartbeat_period
 from manager.store import Store, clone, create, update
 from manager.taskstate import can_advance
 
@@ -50,11 +51,12 @@ class Dispatcher(dgrpc.DispatcherServicer):
 
     allowed_roles = (Role.AGENT,)
 
-    def __init__(self, store: Store, proposer: Proposer, config: ManagerConfig) -> None:
+    def __init__(self, store: Store, proposer: Proposer, config: ManagerConfig, settings_seed: pb.ClusterSettings) -> None:
         self.limiter = RateLimiter()
         self.store = store
         self.proposer = proposer
         self.config = config
+        self.settings_seed = settings_seed
         self.sessions: dict[str, Session] = {}
         self.leading = False
         self.term = 0
@@ -66,7 +68,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
         node a long grace so a failover does not look like mass node failure."""
         self.leading = True
         self.term = term
-        grace = max(self.config.heartbeat_period * self.config.failover_grace_factor, self.config.failover_grace_min)
+        grace = max(self._period() * self.config.failover_grace_factor, self.config.failover_grace_min)
         deadline = time.time() + grace
         for node in self.store.view().nodes.values():
             if node.state == pb.NODE_STATE_READY:
@@ -79,7 +81,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
     async def monitor_heartbeats(self) -> None:
         """Leader loop: mark nodes down when their grace expires."""
         while True:
-            await asyncio.sleep(min(1.0, self.config.heartbeat_period / 2))
+            await asyncio.sleep(min(1.0, self._period() / 2))
             now = time.time()
             view = self.store.view()
             actions = []
@@ -110,8 +112,17 @@ class Dispatcher(dgrpc.DispatcherServicer):
             raise Unavailable(f"this manager is not the leader; the leader is at {leader}")
         raise Unavailable("this manager is not the leader, and no leader is known yet")
 
+    def _period(self) -> float:
+        """The cluster's heartbeat period (replicated, `cluster update`). An
+        agent learns a change at its next heartbeat; each session's deadline
+        was set from the period the agent last heard, so a shorter period
+        never marks a node down before the agent knew of it."""
+        stored = self.store.get("settings", SETTINGS_ID)  # not a view: heartbeats are frequent
+        settings = stored if isinstance(stored, pb.ClusterSettings) else self.settings_seed
+        return heartbeat_period(settings, self.settings_seed)
+
     def _grace(self) -> float:
-        return self.config.heartbeat_period * self.config.heartbeat_grace_factor
+        return self._period() * self.config.heartbeat_grace_factor
 
     def _check(self, context: grpc.aio.ServicerContext, node_id: str, session_id: str) -> Session:
         own_node(context, node_id)
@@ -161,7 +172,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
         return dpb.RegisterResponse(
             node_id=node.meta.id,
             session_id=session.session_id,
-            heartbeat_period=self.config.heartbeat_period,
+            heartbeat_period=self._period(),
             managers=sorted(m.api_address for m in view.managers.values()),
         )
 
@@ -169,7 +180,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
     async def Heartbeat(self, request: dpb.HeartbeatRequest, context: grpc.aio.ServicerContext) -> dpb.HeartbeatResponse:
         session = self._check(context, request.node_id, request.session_id)
         session.deadline = time.time() + self._grace()
-        return dpb.HeartbeatResponse(period=self.config.heartbeat_period)
+        return dpb.HeartbeatResponse(period=self._period())
 
     async def Assignments(
         self, request: dpb.AssignmentsRequest, context: grpc.aio.ServicerContext

@@ -42,12 +42,26 @@ def seed_settings(config: ManagerConfig) -> pb.ClusterSettings:
             namespace_weights=config.namespace_weights,
             preemption=config.preemption,
         ),
+        heartbeat_period=config.heartbeat_period,
     )
 
 
 def view_settings(view: View, seed: pb.ClusterSettings) -> pb.ClusterSettings:
     """The replicated settings, or (before the first leader wrote them) the seed."""
     return view.settings.get(SETTINGS_ID, seed)
+
+
+# Bounds of the heartbeat period: faster than 0.2 s the heartbeats of a few
+# hundred agents cost the leader more than they tell it; slower than 5
+# minutes a dead node goes unnoticed for a quarter of an hour.
+HEARTBEAT_PERIOD_MIN = 0.2
+HEARTBEAT_PERIOD_MAX = 300.0
+
+
+def heartbeat_period(settings: pb.ClusterSettings, seed: pb.ClusterSettings) -> float:
+    """The heartbeat period agents are told (settings written before the
+    field existed carry 0: the seed's period then)."""
+    return settings.heartbeat_period or seed.heartbeat_period
 
 
 def scheduler_config(settings: pb.ClusterSettings) -> sch.SchedulerConfig:
@@ -89,13 +103,21 @@ def updated_settings(current: pb.ClusterSettings, request: cpb.UpdateClusterSett
             s.namespace_weights[namespace] = weight
     if request.HasField("preemption"):
         s.preemption = request.preemption
+    if request.HasField("heartbeat_period"):
+        period = request.heartbeat_period
+        if not HEARTBEAT_PERIOD_MIN <= period <= HEARTBEAT_PERIOD_MAX:  # also refuses NaN
+            errors.append(FieldError(
+                "heartbeat_period",
+                f"must be between {HEARTBEAT_PERIOD_MIN:g} and {HEARTBEAT_PERIOD_MAX:g} seconds, got {period:g}",
+            ))
+        out.heartbeat_period = period
     if errors:
         raise InvalidArgument(errors)
     return out
 
 
 def update_request(fields: Mapping[str, Any]) -> cpb.UpdateClusterSettingsRequest:
-    """An update from ManagerConfig scheduler fields (SCHEDULER_SETTINGS names)."""
+    """An update from ManagerConfig fields (SCHEDULER_SETTINGS names and heartbeat_period)."""
     request = cpb.UpdateClusterSettingsRequest(namespace_weights=dict(fields.get("namespace_weights", {})))
     if "scheduler_policy" in fields:
         request.scheduler_policy = fields["scheduler_policy"]
@@ -103,6 +125,8 @@ def update_request(fields: Mapping[str, Any]) -> cpb.UpdateClusterSettingsReques
         request.queue_order = fields["queue_order"]
     if "preemption" in fields:
         request.preemption = fields["preemption"]
+    if "heartbeat_period" in fields:
+        request.heartbeat_period = fields["heartbeat_period"]
     return request
 
 
@@ -124,9 +148,10 @@ async def update_settings(
         assert isinstance(applied, pb.ClusterSettings)
         s = applied.scheduler
         log.info(
-            "event=cluster_settings_updated version=%d policy=%s queue_order=%s preemption=%s namespace_weights=%s",
+            "event=cluster_settings_updated version=%d policy=%s queue_order=%s preemption=%s namespace_weights=%s "
+            "heartbeat_period=%g",
             applied.meta.version, s.policy, s.queue_order, s.preemption,
-            format_weights(s.namespace_weights),
+            format_weights(s.namespace_weights), heartbeat_period(applied, seed),
         )
         return applied
     raise Conflict("the cluster settings kept changing while they were updated; retry")

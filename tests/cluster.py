@@ -160,7 +160,7 @@ class Cluster:
         return self.managers[0].daemon if self.managers else None
 
     def _manager_flags(self) -> list[str]:
-        return ["--heartbeat-period", str(self.heartbeat_period), "--cert-check-period", str(self.cert_check_period)]
+        return ["--cert-check-period", str(self.cert_check_period)]
 
     def start_manager(self, init: bool = True) -> None:
         """Create the cluster (init) or restart the first manager."""
@@ -175,7 +175,7 @@ class Cluster:
         argv = dockyard_cmd(
             "manager", "init", "--data-dir", str(mdir), "--listen", address, "--raft-addr", raft,
             "--join-listen", join, "--name", "manager-1", "--cert-lifetime", self.cert_lifetime,
-        ) + self._manager_flags() + self.manager_args
+        ) + self._manager_flags() + ["--heartbeat-period", str(self.heartbeat_period)] + self.manager_args
         proc = ManagerProc(Daemon("manager-1", argv, self.root / "manager-1.log"), mdir, address, raft, join)
         self.managers.append(proc)
         proc.daemon.start()

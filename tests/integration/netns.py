@@ -298,9 +298,6 @@ class NetCluster:
     managers: list[NetManager] = field(default_factory=list)
     proxy: ClientProxy | None = None
 
-    def _flags(self) -> list[str]:
-        return ["--heartbeat-period", str(self.heartbeat_period)]
-
     def _new_manager(self, n: int, verb: list[str]) -> NetManager:
         host = f"m{n}"
         ip = self.lab.add_host(host)
@@ -309,7 +306,9 @@ class NetCluster:
         argv = self.lab.exec_prefix(host) + dockyard_cmd(
             "manager", *verb, "--data-dir", str(mdir), "--listen", address, "--raft-addr", raft,
             "--join-listen", join, "--name", f"manager-{n}",
-        ) + self._flags()
+        )
+        if verb[0] == "init":  # the heartbeat period is cluster-wide: init seeds it
+            argv += ["--heartbeat-period", str(self.heartbeat_period)]
         m = NetManager(Daemon(f"manager-{n}", argv, self.root / f"manager-{n}.log"), mdir, address, raft, join, host=host)
         self.managers.append(m)
         m.daemon.start()

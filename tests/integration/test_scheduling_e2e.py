@@ -161,7 +161,8 @@ def test_a_gpu_job_preempts_a_lower_priority_gpu_task_and_gets_its_device(tmp_pa
 def test_cluster_settings_are_replicated_changed_through_a_follower_and_kept_by_a_new_leader(tmp_path: Path) -> None:
     """`manager init --queue-order drf` seeds the settings; `cluster update`
     on a follower changes them for every manager; after the leader dies the
-    new one (started without any scheduler option) schedules with them."""
+    new one (started without any such option) schedules with them and tells
+    agents the same heartbeat period."""
     import signal
 
     with cluster(tmp_path, agents=0, runtime="fake", managers=3, manager_args=["--queue-order", "drf"]) as c:
@@ -175,8 +176,9 @@ def test_cluster_settings_are_replicated_changed_through_a_follower_and_kept_by_
                          what=f"manager-{i + 1} to hold the seeded settings")
         c.address = c.managers[follower].address
         updated = json.loads(c.cli("-o", "json", "cluster", "update", "--scheduler-policy", "spread",
-                                   "--namespace-weight", "prod=3", check=True).stdout)
+                                   "--namespace-weight", "prod=3", "--heartbeat-period", "1", check=True).stdout)
         assert updated["scheduler"]["policy"] == "spread" and updated["scheduler"]["queue_order"] == "drf"
+        assert updated["heartbeat_period"] == 1.0
         refused = c.cli("cluster", "update", "--namespace-weight", "prod=0")
         assert refused.returncode != 0 and "NAMESPACE=WEIGHT" in refused.stderr
         table = c.cli("cluster", "inspect", check=True).stdout
@@ -190,6 +192,13 @@ def test_cluster_settings_are_replicated_changed_through_a_follower_and_kept_by_
         c.address = c.managers[new_leader].address
         settings = c.client.cluster_settings()
         assert (settings.scheduler.policy, dict(settings.scheduler.namespace_weights)) == ("spread", {"prod": 3.0})
+        # The agents registered with the old leader and again with the new
+        # one (whose own --heartbeat-period default is 5 s): 1 s each time.
+        for name in ("left", "right"):
+            log = (tmp_path / f"agent-{name}.log").read_text
+            wait_for(lambda log=log: log().count("event=registered") >= 2, timeout=30, what=f"agent {name} to re-register")
+            periods = {line.rsplit("period=", 1)[1].split()[0] for line in log().splitlines() if "event=registered" in line}
+            assert periods == {"1.0s"}, periods
         # Spread puts the two replicas on two nodes (binpack, the new leader's
         # own default, would put both on one).
         c.client.run_job(job("web", 2))

@@ -315,7 +315,7 @@ class GetClusterSettingsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class UpdateClusterSettingsRequest(_message.Message):
-    __slots__ = ("scheduler_policy", "queue_order", "namespace_weights", "preemption")
+    __slots__ = ("scheduler_policy", "queue_order", "namespace_weights", "preemption", "heartbeat_period")
     class NamespaceWeightsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -327,8 +327,10 @@ class UpdateClusterSettingsRequest(_message.Message):
     QUEUE_ORDER_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
     PREEMPTION_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_PERIOD_FIELD_NUMBER: _ClassVar[int]
     scheduler_policy: str
     queue_order: str
     namespace_weights: _containers.ScalarMap[str, float]
     preemption: bool
-    def __init__(self, scheduler_policy: _Optional[str] = ..., queue_order: _Optional[str] = ..., namespace_weights: _Optional[_Mapping[str, float]] = ..., preemption: _Optional[bool] = ...) -> None: ...
+    heartbeat_period: float
+    def __init__(self, scheduler_policy: _Optional[str] = ..., queue_order: _Optional[str] = ..., namespace_weights: _Optional[_Mapping[str, float]] = ..., preemption: _Optional[bool] = ..., heartbeat_period: _Optional[float] = ...) -> None: ...

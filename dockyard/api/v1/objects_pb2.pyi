@@ -353,12 +353,14 @@ class ManagerNode(_message.Message):
     def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., name: _Optional[str] = ..., api_address: _Optional[str] = ..., raft_address: _Optional[str] = ..., join_address: _Optional[str] = ...) -> None: ...
 
 class ClusterSettings(_message.Message):
-    __slots__ = ("meta", "scheduler")
+    __slots__ = ("meta", "scheduler", "heartbeat_period")
     META_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_PERIOD_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     scheduler: SchedulerSettings
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSettings, _Mapping]] = ...) -> None: ...
+    heartbeat_period: float
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., scheduler: _Optional[_Union[SchedulerSettings, _Mapping]] = ..., heartbeat_period: _Optional[float] = ...) -> None: ...
 
 class SchedulerSettings(_message.Message):
     __slots__ = ("policy", "queue_order", "namespace_weights", "preemption")

@@ -16,6 +16,7 @@ from manager.raft import LocalProposer
 from manager.scheduling import SchedulingLoop
 from manager.settings import (
     SETTINGS_ID,
+    heartbeat_period,
     scheduler_config,
     seed_settings,
     update_request,
@@ -112,3 +113,17 @@ def test_settings_survive_a_snapshot() -> None:
     copy.load(store.dump())
     assert copy.view().settings[SETTINGS_ID] == store.view().settings[SETTINGS_ID]
     assert not copy.view().settings[SETTINGS_ID].scheduler.preemption
+
+
+def test_the_heartbeat_period_is_a_cluster_setting_within_bounds() -> None:
+    assert SEED.heartbeat_period == 5.0  # ManagerConfig's default, as init gives it
+    faster = updated_settings(SEED, update_request({"heartbeat_period": 1.0}))
+    assert heartbeat_period(faster, SEED) == 1.0 and faster.scheduler == SEED.scheduler
+    for bad in (0.0, 0.1, 301.0, float("nan"), -1.0):
+        with pytest.raises(InvalidArgument) as err:
+            updated_settings(SEED, update_request({"heartbeat_period": bad}))
+        assert [e.path for e in err.value.errors] == ["heartbeat_period"]
+        assert "between 0.2 and 300 seconds" in err.value.errors[0].rule
+    # Settings written before the field existed carry 0: the leader's own period applies.
+    older = pb.ClusterSettings(scheduler=SEED.scheduler)
+    assert heartbeat_period(older, SEED) == 5.0
