@@ -851,5 +851,32 @@ def logs(obj: Ctx, job_name: str, follow: bool, tail: int) -> None:
         pass
 
 
+@main.command()
+@click.option("--kind", "kinds", multiple=True,
+              type=click.Choice(["job", "task", "node", "manager", "settings", "security"]),
+              help="Only events of this kind (repeatable; default: all).")
+@click.pass_obj
+@handle_errors
+def events(obj: Ctx, kinds: Sequence[str]) -> None:
+    """Stream cluster events from now on (Ctrl-C stops): jobs, tasks, nodes,
+    managers, settings and join tokens. With -o json, one JSON object a line."""
+    try:
+        for ev in obj.client.events(kinds):
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ev.timestamp))
+            if obj.out.fmt == "json":
+                record = {"index": ev.index, "time": when, "timestamp": ev.timestamp, "kind": ev.kind,
+                          "action": ev.action, "id": ev.id, "name": ev.name, "message": ev.message}
+                click.echo(json.dumps(record, sort_keys=True))
+            elif obj.out.fmt == "yaml":
+                click.echo("---\n" + yaml.safe_dump({"index": ev.index, "time": when, "kind": ev.kind, "action": ev.action,
+                                                     "id": ev.id, "name": ev.name, "message": ev.message}, sort_keys=True),
+                           nl=False)
+            else:
+                click.echo(f"{when}  {ev.kind:<8} {ev.action:<7} {ev.message}")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+
+
 if __name__ == "__main__":
     main()

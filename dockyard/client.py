@@ -14,7 +14,7 @@ keeps its field errors).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -126,6 +126,19 @@ class Client:
 
     def logs(self, job: str, follow: bool = False, tail: int = 0) -> Iterator[cpb.LogLine]:
         call = self._stub.Logs(cpb.LogsRequest(job=job, follow=follow, tail=tail))
+        try:
+            yield from call
+        except grpc.RpcError as e:
+            if e.code() == grpc.StatusCode.CANCELLED:
+                return
+            raise from_status(e.code(), e.details() or "") from None
+        finally:
+            call.cancel()
+
+    def events(self, kinds: Sequence[str] = ()) -> Iterator[cpb.Event]:
+        """Cluster events from now on (job, task, node, manager, settings,
+        security; all when `kinds` is empty), until the caller stops iterating."""
+        call = self._stub.Events(cpb.EventsRequest(kinds=list(kinds)))
         try:
             yield from call
         except grpc.RpcError as e:

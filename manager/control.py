@@ -37,6 +37,7 @@ from dockyard.grpcutil import require_role, rpc
 from dockyard.jobspec import validate_job_spec
 from dockyard.pki import Role
 from manager.ca import cluster_security, rotate_token
+from manager.events import KINDS, TABLE_OF_KIND, events_of
 from manager.jobstatus import summarize
 from manager.membership import Membership
 from manager.raft import Proposer
@@ -363,6 +364,30 @@ class Control(cgrpc.ControlServicer):
         require_role(context, (Role.ADMIN,))
         sec = await rotate_token(self.store, self.proposer, request.role)
         return cpb.ListTokensResponse(agent=sec.agent_token, manager=sec.manager_token)
+
+    async def Events(self, request: cpb.EventsRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[cpb.Event]:
+        """Events from now on, as this manager applies the Raft log."""
+        try:
+            require_role(context, self.allowed_roles)
+            unknown = [FieldError(f"kinds[{i}]", f"must be one of {', '.join(KINDS)}, got {k!r}")
+                       for i, k in enumerate(request.kinds) if k not in KINDS]
+            if unknown:
+                raise InvalidArgument(unknown)
+        except (PermissionDenied, InvalidArgument) as e:
+            await context.abort(status_code(e), str(e))
+        tables = [TABLE_OF_KIND[k] for k in (request.kinds or KINDS)]
+        _, watch = self.store.view_and_watch(tables)
+
+        def node_name(node_id: str) -> str:
+            node = self.store.get("nodes", node_id)
+            return node.name if isinstance(node, pb.Node) and node.name else node_id[:12]
+
+        try:
+            while True:
+                for event in events_of(await watch.queue.get(), node_name):
+                    yield event
+        finally:
+            watch.close()
 
     @rpc
     async def GetClusterSettings(

@@ -16,6 +16,8 @@ STRICT = [
     "manager/raft.py",
     "manager/jobstatus.py",
     "manager/ratelimit.py",
+    "manager/settings.py",
+    "manager/events.py",
 ]
 
 

@@ -334,3 +334,27 @@ class UpdateClusterSettingsRequest(_message.Message):
     preemption: bool
     heartbeat_period: float
     def __init__(self, scheduler_policy: _Optional[str] = ..., queue_order: _Optional[str] = ..., namespace_weights: _Optional[_Mapping[str, float]] = ..., preemption: _Optional[bool] = ..., heartbeat_period: _Optional[float] = ...) -> None: ...
+
+class EventsRequest(_message.Message):
+    __slots__ = ("kinds",)
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    kinds: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kinds: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Event(_message.Message):
+    __slots__ = ("index", "timestamp", "kind", "action", "id", "name", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    timestamp: float
+    kind: str
+    action: str
+    id: str
+    name: str
+    message: str
+    def __init__(self, index: _Optional[int] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ..., action: _Optional[str] = ..., id: _Optional[str] = ..., name: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

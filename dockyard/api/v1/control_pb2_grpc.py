@@ -125,6 +125,11 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
                 _registered_method=True)
+        self.Events = channel.unary_stream(
+                '/dockyard.v1.Control/Events',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.EventsRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.Event.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -238,6 +243,12 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Events(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -330,6 +341,11 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.UpdateClusterSettings,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_objects__pb2.ClusterSettings.SerializeToString,
+            ),
+            'Events': grpc.unary_stream_rpc_method_handler(
+                    servicer.Events,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.EventsRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.Event.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -818,6 +834,33 @@ class Control:
             '/dockyard.v1.Control/UpdateClusterSettings',
             dockyard_dot_v1_dot_control__pb2.UpdateClusterSettingsRequest.SerializeToString,
             dockyard_dot_v1_dot_objects__pb2.ClusterSettings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Events(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dockyard.v1.Control/Events',
+            dockyard_dot_v1_dot_control__pb2.EventsRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,
