@@ -602,25 +602,14 @@ def _progress_line(summary: Any) -> str:
     return f"{summary.job.spec.name}: {summary.phase} - {summary.message}"
 
 
-@job.command("run")
-@click.argument("file", type=click.Path())
-@click.option("--detach", "-d", is_flag=True, help="Return once the job is accepted.")
-@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for convergence.")
-@click.pass_obj
-@handle_errors
-def job_run(obj: Ctx, file: str, detach: bool, timeout: float) -> None:
-    """Submit or update the job in FILE and wait until it converges."""
-    spec = _load(file)
-    resp = obj.client.run_job(spec)
-    verb = "updated" if resp.changed and resp.job.spec_version > 1 else ("submitted" if resp.changed else "unchanged")
-    click.echo(f"job {spec.name} {verb} (version {resp.job.spec_version})", err=True)
-    if detach:
-        return
+def _wait_converged(obj: Ctx, name: str, timeout: float) -> None:
+    """Show the job's progress until it converges (exit 1 if it fails or the
+    timeout passes)."""
     deadline = time.monotonic() + timeout
     last = ""
     tty = sys.stderr.isatty()
     while True:
-        status = obj.client.get_job(spec.name)
+        status = obj.client.get_job(name)
         s = status.summary
         line = _progress_line(s)
         if line != last:
@@ -636,14 +625,31 @@ def job_run(obj: Ctx, file: str, detach: bool, timeout: float) -> None:
         if s.phase == "failed":
             if tty:
                 click.echo("", err=True)
-            click.echo(f"error: job {spec.name} failed: {s.message}", err=True)
+            click.echo(f"error: job {name} failed: {s.message}", err=True)
             sys.exit(EXIT_FAILURE)
         if time.monotonic() > deadline:
             if tty:
                 click.echo("", err=True)
-            click.echo(f"error: job {spec.name} did not converge within {timeout:g}s: {s.message}", err=True)
+            click.echo(f"error: job {name} did not converge within {timeout:g}s: {s.message}", err=True)
             sys.exit(EXIT_FAILURE)
         time.sleep(0.1)
+
+
+@job.command("run")
+@click.argument("file", type=click.Path())
+@click.option("--detach", "-d", is_flag=True, help="Return once the job is accepted.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for convergence.")
+@click.pass_obj
+@handle_errors
+def job_run(obj: Ctx, file: str, detach: bool, timeout: float) -> None:
+    """Submit or update the job in FILE and wait until it converges."""
+    spec = _load(file)
+    resp = obj.client.run_job(spec)
+    verb = "updated" if resp.changed and resp.job.spec_version > 1 else ("submitted" if resp.changed else "unchanged")
+    click.echo(f"job {spec.name} {verb} (version {resp.job.spec_version})", err=True)
+    if detach:
+        return
+    _wait_converged(obj, spec.name, timeout)
 
 
 @job.command("plan")
@@ -739,6 +745,22 @@ def job_scale(obj: Ctx, name: str, replicas: int) -> None:
     """Change how many replicas a service job runs."""
     st = obj.client.scale_job(name, replicas)
     click.echo(f"job {name} scaled to {st.summary.desired}", err=True)
+
+
+@job.command("rollback")
+@click.argument("name")
+@click.option("--detach", "-d", is_flag=True, help="Return once the rollback is accepted.")
+@click.option("--timeout", type=float, default=300.0, show_default=True, help="Seconds to wait for convergence.")
+@click.pass_obj
+@handle_errors
+def job_rollback(obj: Ctx, name: str, detach: bool, timeout: float) -> None:
+    """Run the job's previous version again, as a new version (replicas stay
+    as they are), and wait until it converges."""
+    st = obj.client.rollback_job(name)
+    click.echo(f"job {name} rolled back (now version {st.summary.job.spec_version})", err=True)
+    if detach:
+        return
+    _wait_converged(obj, name, timeout)
 
 
 @job.command("stop")

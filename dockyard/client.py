@@ -100,6 +100,10 @@ class Client:
     def scale_job(self, name: str, replicas: int) -> cpb.JobStatusResponse:
         return self._call(self._stub.ScaleJob, cpb.ScaleJobRequest(name=name, replicas=replicas))
 
+    def rollback_job(self, name: str) -> cpb.JobStatusResponse:
+        """Run the job's previous version again (as a new version)."""
+        return self._call(self._stub.RollbackJob, cpb.RollbackJobRequest(name=name))
+
     def stop_job(self, name: str) -> cpb.JobStatusResponse:
         return self._call(self._stub.StopJob, cpb.StopJobRequest(name=name))
 

@@ -124,6 +124,7 @@ class Control(cgrpc.ControlServicer):
                 job = clone(existing)
                 if not same_spec:
                     job.spec_version += 1
+                    job.previous_spec.CopyFrom(existing.spec)
                 job.spec.CopyFrom(spec)
                 job.stopped = False
                 action = update(job)
@@ -220,6 +221,31 @@ class Control(cgrpc.ControlServicer):
             return True
 
         return await self._change_job(request.name, scale)
+
+    @rpc
+    async def RollbackJob(self, request: cpb.RollbackJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:
+        def rollback(job: pb.Job) -> bool:
+            if not job.HasField("previous_spec"):
+                raise FailedPrecondition(f"job {request.name!r} has no earlier version to roll back to (it was never updated)")
+            target = pb.JobSpec()
+            target.CopyFrom(job.previous_spec)
+            # Like `kubectl rollout undo`: back to what ran, not to how many.
+            target.replicas = job.spec.replicas
+            target = check_spec(target)  # today's rules: a spec stored long ago may break one since
+            if target == job.spec:
+                raise FailedPrecondition(
+                    f"job {request.name!r}: the previous version differs from this one only in its replica count; "
+                    "nothing to roll back (use `dockyard job scale`)"
+                )
+            job.previous_spec.CopyFrom(job.spec)
+            job.spec.CopyFrom(target)
+            job.spec_version += 1
+            job.stopped = False
+            return True
+
+        status = await self._change_job(request.name, rollback)
+        log.info("event=job_rolled_back name=%s version=%d", request.name, status.summary.job.spec_version)
+        return status
 
     @rpc
     async def StopJob(self, request: cpb.StopJobRequest, context: grpc.aio.ServicerContext) -> cpb.JobStatusResponse:

@@ -115,6 +115,12 @@ class JobStatusResponse(_message.Message):
     tasks: _containers.RepeatedCompositeFieldContainer[_objects_pb2.Task]
     def __init__(self, summary: _Optional[_Union[JobSummary, _Mapping]] = ..., tasks: _Optional[_Iterable[_Union[_objects_pb2.Task, _Mapping]]] = ...) -> None: ...
 
+class RollbackJobRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
 class ScaleJobRequest(_message.Message):
     __slots__ = ("name", "replicas")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,11 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.ScaleJobRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_control__pb2.JobStatusResponse.FromString,
                 _registered_method=True)
+        self.RollbackJob = channel.unary_unary(
+                '/dockyard.v1.Control/RollbackJob',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.RollbackJobRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.JobStatusResponse.FromString,
+                _registered_method=True)
         self.StopJob = channel.unary_unary(
                 '/dockyard.v1.Control/StopJob',
                 request_serializer=dockyard_dot_v1_dot_control__pb2.StopJobRequest.SerializeToString,
@@ -160,6 +165,12 @@ class ControlServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ScaleJob(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackJob(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -275,6 +286,11 @@ def add_ControlServicer_to_server(servicer, server):
             'ScaleJob': grpc.unary_unary_rpc_method_handler(
                     servicer.ScaleJob,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.ScaleJobRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.JobStatusResponse.SerializeToString,
+            ),
+            'RollbackJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackJob,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.RollbackJobRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_control__pb2.JobStatusResponse.SerializeToString,
             ),
             'StopJob': grpc.unary_unary_rpc_method_handler(
@@ -482,6 +498,33 @@ class Control:
             target,
             '/dockyard.v1.Control/ScaleJob',
             dockyard_dot_v1_dot_control__pb2.ScaleJobRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.JobStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/RollbackJob',
+            dockyard_dot_v1_dot_control__pb2.RollbackJobRequest.SerializeToString,
             dockyard_dot_v1_dot_control__pb2.JobStatusResponse.FromString,
             options,
             channel_credentials,

@@ -224,16 +224,18 @@ class JobSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., type: _Optional[str] = ..., replicas: _Optional[int] = ..., priority: _Optional[int] = ..., task: _Optional[_Union[TaskSpec, _Mapping]] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ..., update: _Optional[_Union[UpdatePolicy, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("meta", "spec", "spec_version", "stopped")
+    __slots__ = ("meta", "spec", "spec_version", "stopped", "previous_spec")
     META_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
     STOPPED_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_SPEC_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     spec: JobSpec
     spec_version: int
     stopped: bool
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., spec_version: _Optional[int] = ..., stopped: _Optional[bool] = ...) -> None: ...
+    previous_spec: JobSpec
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., spec_version: _Optional[int] = ..., stopped: _Optional[bool] = ..., previous_spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
 
 class PortBinding(_message.Message):
     __slots__ = ("container", "published", "host_ip", "protocol")
