@@ -50,6 +50,10 @@ log = logging.getLogger("dockyard.control")
 
 SUPPORTED_TYPES = ("service", "batch")
 
+# Applied changes an events stream may have queued for a reader that has not
+# taken them yet (about 50 MB of task changes at most).
+EVENTS_BACKLOG = 10_000
+
 
 def check_spec(spec: pb.JobSpec) -> pb.JobSpec:
     """Everything the manager requires of a job spec, beyond the job-file rules."""
@@ -410,6 +414,15 @@ class Control(cgrpc.ControlServicer):
 
         try:
             while True:
+                if watch.queue.qsize() > EVENTS_BACKLOG:
+                    # The store does not wait for a reader: one that falls this
+                    # far behind is cut off rather than held in memory.
+                    log.warning("event=events_reader_too_slow peer=%s backlog=%d", context.peer(), watch.queue.qsize())
+                    await context.abort(
+                        grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"this events stream fell {EVENTS_BACKLOG} changes behind the cluster; read faster or "
+                        "ask for fewer kinds (--kind), then open it again",
+                    )
                 for event in events_of(await watch.queue.get(), node_name):
                     yield event
         finally:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
@@ -148,3 +150,67 @@ def test_settings_and_managers() -> None:
     assert messages(events_after(store, lambda s: [create(m)])) == [
         "manager manager-2 joined (API 10.0.0.2:7460, Raft 10.0.0.2:7461)"
     ]
+
+
+class _AbortCalled(Exception):
+    pass
+
+
+class _Context:
+    """What Control.Events asks of a gRPC servicer context."""
+
+    def __init__(self, cert_pem: bytes) -> None:
+        self.cert_pem = cert_pem
+        self.aborted: tuple[object, str] | None = None
+
+    def auth_context(self) -> dict[str, list[bytes]]:
+        return {"x509_pem_cert": [self.cert_pem]}
+
+    def peer(self) -> str:
+        return "ipv4:127.0.0.1:5555"
+
+    async def abort(self, code: object, details: str) -> None:
+        self.aborted = (code, details)
+        raise _AbortCalled
+
+
+def test_an_events_reader_that_falls_too_far_behind_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store never waits for a stream; a reader that does not keep up
+    gets RESOURCE_EXHAUSTED instead of a backlog that grows without bound."""
+    import asyncio
+
+    import grpc
+
+    from dockyard.pki import CertificateAuthority, NodeIdentity, Role
+    from manager import control
+    from manager.control import Control
+
+    ca = CertificateAuthority.create("events-test")
+    _, csr = NodeIdentity.generate_key_and_csr()
+    context = _Context(ca.issue(csr, "admin-x", Role.ADMIN))
+    monkeypatch.setattr(control, "EVENTS_BACKLOG", 5)
+    store = Store()
+
+    async def run() -> list[cpb.Event]:
+        ctl = Control(store, None, "c", "m", pb.ClusterSettings(), None, None)  # type: ignore[arg-type]
+        stream = ctl.Events(cpb.EventsRequest(kinds=["node"]), context)  # type: ignore[arg-type]
+        got = []
+        first = asyncio.ensure_future(stream.__anext__())
+        await asyncio.sleep(0)  # the stream is subscribed
+        commit(store, [create(node("n1"))])
+        got.append(await first)
+        for i in range(2, 10):  # 8 changes the reader does not take
+            commit(store, [create(node(f"n{i}"))])
+        await asyncio.sleep(0.05)  # let the watch deliver them
+        async def drain() -> None:
+            async for event in stream:
+                got.append(event)
+
+        with pytest.raises(_AbortCalled):
+            await asyncio.wait_for(drain(), 5)  # without the cut-off: a TimeoutError, not an abort
+        return got
+
+    got = asyncio.run(run())
+    assert [e.message.split(" (")[0] for e in got] == ["node name-n1 registered"]
+    assert context.aborted is not None and context.aborted[0] == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "fell 5 changes behind" in context.aborted[1]
