@@ -46,3 +46,5 @@ class AgentConfig:
     cert_check_period: float = 60.0
     # Fake runtime: how long a start takes.
     fake_start_delay: float = 0.0
+    # Images the fake runtime refuses to start (tests of failing updates).
+    fake_fail_images: frozenset[str] = frozenset()

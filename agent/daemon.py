@@ -32,7 +32,7 @@ def make_runtime(config: AgentConfig, node_id: str) -> TaskRuntime:
     if config.runtime == "fake":
         from agent.runtime.fake import FakeRuntime
 
-        return FakeRuntime(labels, start_delay=config.fake_start_delay)
+        return FakeRuntime(labels, start_delay=config.fake_start_delay, fail_images=config.fake_fail_images)
     raise FailedPrecondition(f"unknown runtime {config.runtime!r} (use docker or fake)")
 
 

@@ -554,11 +554,13 @@ def token_rotate(obj: Ctx, role: str) -> None:
     help="Devices tasks may ask for, e.g. gpu=0,1,2,3 (repeatable; ids as the container runtime knows them).",
 )
 @click.option("--cert-check-period", type=float, default=60.0, hidden=True)
+@click.option("--fake-fail-image", "fake_fail_images", multiple=True, hidden=True,
+              help="With --runtime fake: starting this image fails (tests of failing updates).")
 @click.option("--log-level", default="INFO", show_default=True)
 def agent(
     data_dir: Path, join_address: str, token: str, managers: Sequence[str], name: str, listen: str, runtime: str,
     labels: Sequence[str], container_labels: Sequence[str], cpu: float, memory: str, devices: Sequence[str],
-    cert_check_period: float, log_level: str,
+    cert_check_period: float, fake_fail_images: Sequence[str], log_level: str,
 ) -> None:
     """Run an agent: this host runs tasks for the cluster."""
     from dockyard import daemons
@@ -580,6 +582,7 @@ def agent(
             cpu=cpu,
             memory=parse_memory(memory),
             devices=_devices(devices),
+            fake_fail_images=frozenset(fake_fail_images),
         )
     )
 
@@ -602,9 +605,9 @@ def _progress_line(summary: Any) -> str:
     return f"{summary.job.spec.name}: {summary.phase} - {summary.message}"
 
 
-def _wait_converged(obj: Ctx, name: str, timeout: float) -> None:
-    """Show the job's progress until it converges (exit 1 if it fails or the
-    timeout passes)."""
+def _wait_converged(obj: Ctx, name: str, timeout: float, version: int) -> None:
+    """Show the job's progress until `version` converges (exit 1 if it
+    fails, its update pauses or is rolled back, or the timeout passes)."""
     deadline = time.monotonic() + timeout
     last = ""
     tty = sys.stderr.isatty()
@@ -622,10 +625,12 @@ def _wait_converged(obj: Ctx, name: str, timeout: float) -> None:
             if tty:
                 click.echo("", err=True)
             return
-        if s.phase == "failed":
+        update = s.job.update_status
+        if s.phase in ("failed", "paused") or (update.state == "rolled_back" and update.spec_version == version):
             if tty:
                 click.echo("", err=True)
-            click.echo(f"error: job {name} failed: {s.message}", err=True)
+            what = {"failed": "failed", "paused": "update paused"}.get(s.phase, f"version {version} rolled back")
+            click.echo(f"error: job {name} {what}: {update.message if s.phase != 'failed' else s.message}", err=True)
             sys.exit(EXIT_FAILURE)
         if time.monotonic() > deadline:
             if tty:
@@ -649,7 +654,7 @@ def job_run(obj: Ctx, file: str, detach: bool, timeout: float) -> None:
     click.echo(f"job {spec.name} {verb} (version {resp.job.spec_version})", err=True)
     if detach:
         return
-    _wait_converged(obj, spec.name, timeout)
+    _wait_converged(obj, spec.name, timeout, resp.job.spec_version)
 
 
 @job.command("plan")
@@ -760,7 +765,7 @@ def job_rollback(obj: Ctx, name: str, detach: bool, timeout: float) -> None:
     click.echo(f"job {name} rolled back (now version {st.summary.job.spec_version})", err=True)
     if detach:
         return
-    _wait_converged(obj, name, timeout)
+    _wait_converged(obj, name, timeout, st.summary.job.spec_version)
 
 
 @job.command("stop")

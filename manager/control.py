@@ -41,6 +41,7 @@ from manager.events import KINDS, TABLE_OF_KIND, events_of
 from manager.jobstatus import summarize
 from manager.membership import Membership
 from manager.raft import Proposer
+from manager.reconcile import ROLLED_BACK, rolled_back
 from manager.scheduling import node_infos, task_devices, task_group
 from manager.settings import scheduler_config, update_settings, view_settings
 from manager.store import Store, View, clone, create, update
@@ -129,6 +130,7 @@ class Control(cgrpc.ControlServicer):
                 if not same_spec:
                     job.spec_version += 1
                     job.previous_spec.CopyFrom(existing.spec)
+                    job.ClearField("update_status")  # a new update starts afresh
                 job.spec.CopyFrom(spec)
                 job.stopped = False
                 action = update(job)
@@ -231,20 +233,18 @@ class Control(cgrpc.ControlServicer):
         def rollback(job: pb.Job) -> bool:
             if not job.HasField("previous_spec"):
                 raise FailedPrecondition(f"job {request.name!r} has no earlier version to roll back to (it was never updated)")
-            target = pb.JobSpec()
-            target.CopyFrom(job.previous_spec)
-            # Like `kubectl rollout undo`: back to what ran, not to how many.
-            target.replicas = job.spec.replicas
-            target = check_spec(target)  # today's rules: a spec stored long ago may break one since
-            if target == job.spec:
+            back = rolled_back(job)
+            back.spec.CopyFrom(check_spec(back.spec))  # today's rules: a spec stored long ago may break one since
+            if back.spec == job.spec:
                 raise FailedPrecondition(
                     f"job {request.name!r}: the previous version differs from this one only in its replica count; "
                     "nothing to roll back (use `dockyard job scale`)"
                 )
-            job.previous_spec.CopyFrom(job.spec)
-            job.spec.CopyFrom(target)
-            job.spec_version += 1
-            job.stopped = False
+            back.update_status.CopyFrom(pb.UpdateStatus(
+                state=ROLLED_BACK, spec_version=job.spec_version,
+                message=f"version {job.spec_version} rolled back by an operator as version {back.spec_version}",
+            ))
+            job.CopyFrom(back)
             return True
 
         status = await self._change_job(request.name, rollback)

@@ -235,6 +235,9 @@ class Dispatcher(dgrpc.DispatcherServicer):
                     continue
                 t = clone(task)
                 t.status.CopyFrom(u.status)
+                if u.status.state == pb.TASK_STATE_RUNNING and not t.started_at:
+                    # For update.monitor: how long a new version ran before it failed.
+                    t.started_at = u.status.timestamp or time.time()
                 actions.append(update(t))
             if not actions:
                 return dpb.UpdateTaskStatusResponse()

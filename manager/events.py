@@ -85,6 +85,8 @@ def _job(kind: ChangeKind, job: pb.Job, old: Message | None) -> tuple[str, str, 
     if kind == ChangeKind.DELETED:
         return "removed", name, f"job {name} removed"
     assert isinstance(old, pb.Job)
+    if job.update_status != old.update_status and job.update_status.state:
+        return "state", name, f"job {name}: {job.update_status.message}"
     if job.spec_version != old.spec_version:
         return "updated", name, f"job {name} updated to version {job.spec_version}: {spec.replicas} x {spec.task.image}"
     if job.stopped != old.stopped:

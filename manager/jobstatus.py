@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import objects_pb2 as pb
-from manager.reconcile import slot_done, slot_gave_up
+from manager.reconcile import ROLLED_BACK, slot_done, slot_gave_up, update_paused
 from manager.taskstate import TS, is_terminal
 
 
@@ -62,6 +62,12 @@ def summarize(job: pb.Job, tasks: Iterable[pb.Task]) -> cpb.JobSummary:
         else:
             s.phase = "converging"
             s.message = f"{s.running}/{s.desired} running"
+    if not job.stopped and s.phase != "failed" and update_paused(job):
+        s.phase = "paused"
+        s.message = f"{job.update_status.message} ({s.running}/{s.desired} running the new version)"
+    update = job.update_status
+    if update.state == ROLLED_BACK and update.spec_version == job.spec_version - 1:
+        s.message += f"; {update.message}"
     if reasons:
         reason, n = max(reasons.items(), key=lambda kv: kv[1])
         s.message += f"; {n} pending: {reason}"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from manager.store import clone, create, delete, update
-from manager.taskstate import FAILURES, TS, is_terminal
+from manager.taskstate import FAILURES, TS, is_terminal, state_name
 
 # Terminal tasks kept per slot besides its latest (their containers stay for
 # `dockyard logs`); Swarm's default task history is 5 per slot in all.
@@ -103,10 +103,76 @@ def orphan_lost_tasks(tasks: Iterable[pb.Task], nodes: Mapping[str, pb.Node], no
     return actions
 
 
+def rolled_back(job: pb.Job) -> pb.Job:
+    """The job with its previous version's spec as the next version (the
+    replica count stays, as with `kubectl rollout undo`); the spec it
+    replaces becomes the previous one. The job must have a previous_spec."""
+    j = clone(job)
+    target = clone(job.previous_spec)
+    target.replicas = job.spec.replicas
+    j.previous_spec.CopyFrom(job.spec)
+    j.spec.CopyFrom(target)
+    j.spec_version += 1
+    j.stopped = False
+    return j
+
+
+PAUSED, ROLLED_BACK = "paused", "rolled_back"
+
+
+def update_paused(job: pb.Job) -> bool:
+    return job.update_status.state == PAUSED and job.update_status.spec_version == job.spec_version
+
+
+def update_failure(job: pb.Job, by_slot: Mapping[int, list[pb.Task]]) -> pb.Task | None:
+    """The first task of the job's version that failed as part of a rolling
+    update: it took the place of an older version's task in its slot, and
+    it failed or was rejected before it ran or within `update.monitor`
+    seconds of starting. None once the orchestrator acted on this version."""
+    status = job.update_status
+    if status.state and status.spec_version == job.spec_version:
+        return None
+    monitor = job.spec.update.monitor
+    for _, chain in sorted(by_slot.items()):
+        if not any(t.spec_version < job.spec_version for t in chain):
+            continue  # not an update: a new job or a slot added by scaling
+        for t in chain:
+            if t.spec_version != job.spec_version or t.status.state not in (TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED):
+                continue
+            if t.started_at and t.status.timestamp - t.started_at > monitor:
+                continue  # it ran past the monitor window: a crash, for the restart policy
+            return t
+    return None
+
+
+def on_update_failure(job: pb.Job, failed: pb.Task) -> pb.Job:
+    """The job after `update.failure_action` (pause or rollback) acted on a
+    failed task of its version. A version that is itself a rollback is
+    paused rather than rolled back again."""
+    version = job.spec_version
+    why = failed.status.error or failed.status.message or state_name(failed.status.state)
+    what = f"task {failed.job_name}.{failed.slot} {state_name(failed.status.state)}: {why}"
+    was_rollback = job.update_status.state == ROLLED_BACK and job.update_status.spec_version == version - 1
+    if job.spec.update.failure_action == "rollback" and job.HasField("previous_spec") and not was_rollback:
+        j = rolled_back(job)
+        j.update_status.CopyFrom(pb.UpdateStatus(
+            state=ROLLED_BACK, spec_version=version,
+            message=f"version {version} failed ({what}); rolled back to the previous spec as version {version + 1}",
+        ))
+        return j
+    j = clone(job)
+    note = " (it is the rollback of a failed update)" if was_rollback else ""
+    j.update_status.CopyFrom(pb.UpdateStatus(
+        state=PAUSED, spec_version=version, message=f"update to version {version} paused{note}: {what}",
+    ))
+    return j
+
+
 def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapping[str, pb.Node] | None = None) -> Decision:
     """Service and batch jobs: keep `replicas` slots running (service) or run
     each slot to completion (batch). With `nodes`, tasks on drained nodes are
-    moved (replaced elsewhere)."""
+    moved (replaced elsewhere). A rolling update whose new version fails is
+    paused or rolled back as `update.failure_action` says."""
     d = Decision()
     drained = {nid for nid, n in (nodes or {}).items() if n.availability == pb.NODE_AVAILABILITY_DRAIN}
     by_slot: dict[int, list[pb.Task]] = defaultdict(list)
@@ -114,6 +180,14 @@ def reconcile_job(job: pb.Job, tasks: Iterable[pb.Task], now: float, nodes: Mapp
         by_slot[task.slot].append(task)
     for chain in by_slot.values():
         chain.sort(key=lambda t: (t.attempt, t.meta.created_index))
+
+    if not job.stopped and job.spec.update.failure_action in ("pause", "rollback"):
+        failed = update_failure(job, by_slot)
+        if failed is not None:
+            # Only the job changes in this pass: the next one reconciles the
+            # paused update, or the rolled-back version.
+            d.actions.append(update(on_update_failure(job, failed)))
+            return d
 
     wanted = 0 if job.stopped else job.spec.replicas
     update_budget = _update_budget(job, by_slot, wanted)
@@ -175,6 +249,8 @@ def _update_budget(job: pb.Job, by_slot: Mapping[int, list[pb.Task]], wanted: in
     """How many more slots may start replacing a stale task now: the update
     parallelism (0 = all at once) less the slots whose replacement is not
     running yet."""
+    if update_paused(job):
+        return 0
     parallelism = job.spec.update.parallelism or wanted
     in_flight = 0
     for slot in range(1, wanted + 1):

@@ -64,3 +64,39 @@ def test_rollback_refuses_what_it_cannot_do_and_changes_nothing(tmp_path: Path) 
         assert c.client.get_job("solo").summary.job.spec_version == 2
         missing = c.cli("job", "rollback", "nope")
         assert missing.returncode != 0 and "no job named 'nope'" in missing.stderr
+
+
+def failing_update_file(tmp_path: Path, image: str, action: str) -> str:
+    path = tmp_path / f"api-{image}-{action}.yaml"
+    path.write_text(
+        f"name: api\nreplicas: 2\ntask:\n  image: {image}\n"
+        f"update: {{parallelism: 1, monitor: 5s, failure_action: {action}}}\n"
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize("action", ["rollback", "pause"])
+def test_a_failing_update_is_rolled_back_or_paused_and_job_run_says_so(tmp_path: Path, action: str) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("n1", extra=["--fake-fail-image", "broken"])
+        c.cli("job", "run", failing_update_file(tmp_path, "fake", action), check=True)
+        bad = c.cli("job", "run", failing_update_file(tmp_path, "broken", action), "--timeout", "60")
+        assert bad.returncode == 1, bad.stderr
+        job = c.client.get_job("api").summary.job
+        if action == "rollback":
+            assert "version 2 rolled back" in bad.stderr and "cannot be started" in bad.stderr
+            assert (job.spec_version, job.spec.task.image) == (3, "fake")
+            wait_for(lambda: running_images(c) == {(1, 3, "fake"), (2, 3, "fake")}, timeout=30,
+                     what="both slots on version 3")
+        else:
+            assert "update paused" in bad.stderr and "cannot be started" in bad.stderr
+            status = c.client.get_job("api").summary
+            assert (job.spec_version, status.phase) == (2, "paused")
+            # Slot 2 was never replaced: it still runs version 1.
+            assert (2, 1, "fake") in running_images(c)
+            assert "paused" in c.cli("job", "status", "api", check=True).stdout
+
+
+def running_images(c: Cluster) -> set[tuple[int, int, str]]:
+    return {(t.slot, t.spec_version, t.spec.image) for t in c.client.list_tasks(job="api")
+            if t.status.state == pb.TASK_STATE_RUNNING}

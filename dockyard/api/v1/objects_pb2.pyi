@@ -224,18 +224,30 @@ class JobSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., namespace: _Optional[str] = ..., type: _Optional[str] = ..., replicas: _Optional[int] = ..., priority: _Optional[int] = ..., task: _Optional[_Union[TaskSpec, _Mapping]] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ..., update: _Optional[_Union[UpdatePolicy, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("meta", "spec", "spec_version", "stopped", "previous_spec")
+    __slots__ = ("meta", "spec", "spec_version", "stopped", "previous_spec", "update_status")
     META_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
     STOPPED_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_SPEC_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_STATUS_FIELD_NUMBER: _ClassVar[int]
     meta: Meta
     spec: JobSpec
     spec_version: int
     stopped: bool
     previous_spec: JobSpec
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., spec_version: _Optional[int] = ..., stopped: _Optional[bool] = ..., previous_spec: _Optional[_Union[JobSpec, _Mapping]] = ...) -> None: ...
+    update_status: UpdateStatus
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., spec: _Optional[_Union[JobSpec, _Mapping]] = ..., spec_version: _Optional[int] = ..., stopped: _Optional[bool] = ..., previous_spec: _Optional[_Union[JobSpec, _Mapping]] = ..., update_status: _Optional[_Union[UpdateStatus, _Mapping]] = ...) -> None: ...
+
+class UpdateStatus(_message.Message):
+    __slots__ = ("state", "spec_version", "message")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SPEC_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    spec_version: int
+    message: str
+    def __init__(self, state: _Optional[str] = ..., spec_version: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
 
 class PortBinding(_message.Message):
     __slots__ = ("container", "published", "host_ip", "protocol")
@@ -270,7 +282,7 @@ class TaskStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[TaskState, str]] = ..., message: _Optional[str] = ..., error: _Optional[str] = ..., exited: _Optional[bool] = ..., exit_code: _Optional[int] = ..., container_id: _Optional[str] = ..., timestamp: _Optional[float] = ..., ports: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("meta", "job_id", "job_name", "namespace", "slot", "spec_version", "spec", "priority", "node_id", "desired_state", "status", "pending_reason", "attempt", "not_before", "placement", "devices")
+    __slots__ = ("meta", "job_id", "job_name", "namespace", "slot", "spec_version", "spec", "priority", "node_id", "desired_state", "status", "started_at", "pending_reason", "attempt", "not_before", "placement", "devices")
     META_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     JOB_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +294,7 @@ class Task(_message.Message):
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     DESIRED_STATE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     PENDING_REASON_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_FIELD_NUMBER: _ClassVar[int]
     NOT_BEFORE_FIELD_NUMBER: _ClassVar[int]
@@ -298,12 +311,13 @@ class Task(_message.Message):
     node_id: str
     desired_state: TaskState
     status: TaskStatus
+    started_at: float
     pending_reason: str
     attempt: int
     not_before: float
     placement: PlacementSpec
     devices: _containers.RepeatedCompositeFieldContainer[TaskDevice]
-    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., job_id: _Optional[str] = ..., job_name: _Optional[str] = ..., namespace: _Optional[str] = ..., slot: _Optional[int] = ..., spec_version: _Optional[int] = ..., spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., priority: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[_Union[TaskState, str]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., pending_reason: _Optional[str] = ..., attempt: _Optional[int] = ..., not_before: _Optional[float] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ..., devices: _Optional[_Iterable[_Union[TaskDevice, _Mapping]]] = ...) -> None: ...
+    def __init__(self, meta: _Optional[_Union[Meta, _Mapping]] = ..., job_id: _Optional[str] = ..., job_name: _Optional[str] = ..., namespace: _Optional[str] = ..., slot: _Optional[int] = ..., spec_version: _Optional[int] = ..., spec: _Optional[_Union[TaskSpec, _Mapping]] = ..., priority: _Optional[int] = ..., node_id: _Optional[str] = ..., desired_state: _Optional[_Union[TaskState, str]] = ..., status: _Optional[_Union[TaskStatus, _Mapping]] = ..., started_at: _Optional[float] = ..., pending_reason: _Optional[str] = ..., attempt: _Optional[int] = ..., not_before: _Optional[float] = ..., placement: _Optional[_Union[PlacementSpec, _Mapping]] = ..., devices: _Optional[_Iterable[_Union[TaskDevice, _Mapping]]] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("meta", "name", "hostname", "address", "labels", "capacity", "state", "availability", "runtime", "state_message", "version", "devices")
