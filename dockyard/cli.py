@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.client import Client, default_address
-from dockyard.errors import DockyardError, InvalidArgument
+from dockyard.errors import DockyardError, FieldError, InvalidArgument, NotFound
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
@@ -825,6 +825,48 @@ def node_ls(obj: Ctx) -> None:
             ]
         )
     obj.out.emit(rows, ["ID", "NAME", "STATE", "AVAILABILITY", "CPU", "MEMORY", "TASKS", "LABELS"], [_to_dict(n) for n in nodes])
+
+
+@node.command("inspect")
+@click.argument("node_ref")
+@click.pass_obj
+@handle_errors
+def node_inspect(obj: Ctx, node_ref: str) -> None:
+    """One node in full: address, state, capacity and what is allocated,
+    labels, devices, and the tasks it runs. NODE is an id, a unique id
+    prefix or a name."""
+    nodes = obj.client.list_nodes()
+    exact = [n for n in nodes if node_ref in (n.node.meta.id, n.node.name)]
+    matches = exact or [n for n in nodes if n.node.meta.id.startswith(node_ref)]
+    if not matches:
+        raise NotFound(f"no node {node_ref!r} (see `dockyard node ls`)")
+    if len(matches) > 1:
+        names = ", ".join(f"{n.node.name} ({n.node.meta.id[:12]})" for n in matches)
+        raise InvalidArgument([FieldError("NODE", f"{node_ref!r} matches {len(matches)} nodes: {names}; give more of the id")])
+    summary = matches[0]
+    n, c, a = summary.node, summary.node.capacity, summary.allocated
+    tasks = [t for t in obj.client.list_tasks() if t.node_id == n.meta.id]
+    if obj.out.fmt != "table":
+        obj.out.emit([], [], {**_to_dict(summary), "task_list": [_to_dict(t) for t in tasks]})
+        return
+    rows = [
+        ["id", n.meta.id],
+        ["name", n.name],
+        ["hostname", n.hostname],
+        ["address", n.address],
+        ["state", pb.NodeState.Name(n.state).removeprefix("NODE_STATE_").lower()
+         + (f" ({n.state_message})" if n.state_message else "")],
+        ["availability", pb.NodeAvailability.Name(n.availability).removeprefix("NODE_AVAILABILITY_").lower()],
+        ["runtime", n.runtime],
+        ["version", n.version],
+        ["cpu", f"{a.cpu:g} of {c.cpu:g} allocated"],
+        ["memory", f"{_mem(a.memory)} of {_mem(c.memory)} allocated"],
+        ["labels", ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or "-"],
+        ["devices", ", ".join(f"{d.kind}={d.id}" for d in n.devices) or "-"],
+    ]
+    click.echo(table(["FIELD", "VALUE"], rows))
+    click.echo("")
+    click.echo(table(TASK_HEADERS, _task_rows(tasks, {n.meta.id: n.name})) if tasks else "no tasks on this node")
 
 
 @node.command("drain")

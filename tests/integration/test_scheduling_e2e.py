@@ -219,3 +219,19 @@ def test_manager_start_refuses_per_manager_scheduler_options(tmp_path: Path) -> 
     assert proc.returncode != 0
     assert "--scheduler-policy" in proc.stderr and "dockyard cluster update" in proc.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_node_inspect_shows_a_node_s_devices_labels_allocation_and_tasks(tmp_path: Path) -> None:
+    with cluster(tmp_path, agents=0, runtime="fake") as c:
+        c.add_agent("gpu-node", labels={"zone": "east"}, extra=["--device", "gpu=0", "--cpu", "4", "--memory", "8Gi"])
+        c.client.run_job(job("train", 1, cpu=1, gpus=1))
+        wait_for(lambda: running(c, "train"), timeout=20, what="the task to run")
+        out = c.cli("node", "inspect", "gpu-node", check=True).stdout
+        assert "zone=east" in out and "gpu=0" in out and "1 of 4 allocated" in out
+        assert "train.1" in out and "running" in out
+        node_id = c.client.list_nodes()[0].node.meta.id
+        data = json.loads(c.cli("-o", "json", "node", "inspect", node_id[:8], check=True).stdout)
+        assert data["node"]["name"] == "gpu-node"
+        assert [t["job_name"] for t in data["task_list"]] == ["train"]
+        missing = c.cli("node", "inspect", "nope")
+        assert missing.returncode != 0 and "no node 'nope'" in missing.stderr
