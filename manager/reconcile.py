@@ -15,6 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
@@ -126,18 +127,21 @@ def update_paused(job: pb.Job) -> bool:
 
 def update_failure(job: pb.Job, by_slot: Mapping[int, list[pb.Task]]) -> pb.Task | None:
     """The first task of the job's version that failed as part of a rolling
-    update: it took the place of an older version's task in its slot, and
-    it failed or was rejected before it ran or within `update.monitor`
-    seconds of starting. None once the orchestrator acted on this version."""
+    update: it took the place of an older version's task in its slot (the
+    slot's first attempt at this version; later attempts are restarts, for
+    the restart policy), and it failed or was rejected before it ran or
+    within `update.monitor` seconds of starting. None once the orchestrator
+    acted on this version. A new job, or a slot added by scaling, has no
+    older task to replace: its failures are not an update's."""
     status = job.update_status
     if status.state and status.spec_version == job.spec_version:
         return None
     monitor = job.spec.update.monitor
     for _, chain in sorted(by_slot.items()):
-        if not any(t.spec_version < job.spec_version for t in chain):
-            continue  # not an update: a new job or a slot added by scaling
-        for t in chain:
-            if t.spec_version != job.spec_version or t.status.state not in (TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED):
+        for before, t in pairwise(chain):
+            if before.spec_version >= job.spec_version or t.spec_version != job.spec_version:
+                continue
+            if t.status.state not in (TS.TASK_STATE_FAILED, TS.TASK_STATE_REJECTED):
                 continue
             if t.started_at and t.status.timestamp - t.started_at > monitor:
                 continue  # it ran past the monitor window: a crash, for the restart policy

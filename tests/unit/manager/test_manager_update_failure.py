@@ -156,3 +156,23 @@ def test_a_new_job_that_fails_is_not_an_update_failure() -> None:
     report(store, t, TS.TASK_STATE_FAILED, node_id="n1", error="boom")
     d = reconcile_job(current_job(store), tasks_of(store), T0)
     assert not any(a.object.WhichOneof("kind") == "job" for a in d.actions)
+
+
+def test_a_restart_of_the_new_version_long_after_the_update_is_not_an_update_failure() -> None:
+    """Only a slot's first attempt at the new version counts: a later
+    attempt that cannot start (a full disk an hour on) is for the restart
+    policy, not a reason to roll a good version back."""
+    store = v1_running("rollback")
+    update_to(store, "good:2")
+    for _ in range(4):
+        converge(store)
+        for t in new_version_tasks(store):
+            if t.status.state != TS.TASK_STATE_RUNNING:
+                started(store, t, at=T0 + 2)
+    first = next(t for t in new_version_tasks(store) if t.slot == 1)
+    report(store, first, TS.TASK_STATE_FAILED, error="exit code 137", at=T0 + 3600)  # crashed long after the monitor
+    reconcile_and_commit(store)  # its slot restarts version 2
+    restart = next(t for t in new_version_tasks(store) if t.slot == 1 and t.status.state != TS.TASK_STATE_FAILED)
+    report(store, restart, TS.TASK_STATE_REJECTED, node_id="n1", error="no space left on device", at=T0 + 3601)
+    assert not any(a.object.WhichOneof("kind") == "job" for a in reconcile(store).actions)
+    assert current_job(store).spec_version == 2
