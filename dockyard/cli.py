@@ -18,7 +18,7 @@ from google.protobuf.message import Message
 
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.client import Client, default_address
-from dockyard.errors import DockyardError, FieldError, InvalidArgument, NotFound
+from dockyard.errors import DockyardError, FailedPrecondition, FieldError, InvalidArgument, NotFound
 
 EXIT_FAILURE = 1
 EXIT_INVALID = 2
@@ -510,6 +510,62 @@ def cluster_update(
         heartbeat_period=heartbeat_period,
     )
     obj.out.emit(_settings_rows(settings), ["SETTING", "VALUE"], _settings_dict(settings))
+
+
+@main.group()
+def snapshot() -> None:
+    """Back up and restore the cluster's jobs, tasks and settings."""
+
+
+@snapshot.command("save")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+@handle_errors
+def snapshot_save(obj: Ctx, file: Path) -> None:
+    """Write the cluster's jobs, tasks and settings to FILE (no CA key, no tokens)."""
+    import os
+
+    from dockyard.api.v1 import control_pb2 as cpb
+
+    snap: cpb.ClusterSnapshot = obj.client.save_snapshot()
+    tmp = file.with_name(file.name + ".tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(snap.SerializeToString())
+        tmp.replace(file)
+    except OSError as e:
+        raise FailedPrecondition(f"cannot write {file}: {e.strerror}") from None
+    click.echo(
+        f"saved {len(snap.store.jobs)} jobs and {len(snap.store.tasks)} tasks of cluster {snap.cluster_id[:12]} "
+        f"(store index {snap.index}) to {file}",
+        err=True,
+    )
+
+
+@snapshot.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Confirm: every job and task not in FILE is removed.")
+@click.pass_obj
+@handle_errors
+def snapshot_restore(obj: Ctx, file: Path, yes: bool) -> None:
+    """Make the cluster's jobs, tasks and settings those saved in FILE (taken
+    of this cluster). Jobs created since are removed and their tasks stopped;
+    nodes, managers and join tokens stay as they are."""
+    from google.protobuf.message import DecodeError
+
+    from dockyard.api.v1 import control_pb2 as cpb
+
+    if not yes:
+        raise click.UsageError("a restore replaces every job and task; give --yes to confirm")
+    try:
+        snap = cpb.ClusterSnapshot.FromString(file.read_bytes())
+    except OSError as e:
+        raise FailedPrecondition(f"cannot read {file}: {e.strerror}") from None
+    except DecodeError:
+        raise InvalidArgument([FieldError("FILE", f"{file} is not a Dockyard snapshot")]) from None
+    done = obj.client.restore_snapshot(snap)
+    click.echo(f"restored {done.jobs} jobs and {done.tasks} tasks from {file} (store index {done.index})", err=True)
 
 
 @main.group()

@@ -169,6 +169,15 @@ class Client:
     def rotate_token(self, role: str) -> cpb.ListTokensResponse:
         return self._call(self._stub.RotateToken, cpb.RotateTokenRequest(role=role))
 
+    def save_snapshot(self) -> cpb.ClusterSnapshot:
+        """A backup of the cluster's jobs, tasks and settings."""
+        return self._call(self._stub.SaveSnapshot, cpb.SaveSnapshotRequest())
+
+    def restore_snapshot(self, snapshot: cpb.ClusterSnapshot) -> cpb.RestoreSnapshotResponse:
+        """Make the cluster's jobs, tasks and settings those of `snapshot`
+        (taken of this cluster); nodes, managers and tokens stay."""
+        return self._call(self._stub.RestoreSnapshot, cpb.RestoreSnapshotRequest(snapshot=snapshot))
+
     def cluster_settings(self) -> pb.ClusterSettings:
         """The cluster-wide settings every leader acts on."""
         return self._call(self._stub.GetClusterSettings, cpb.GetClusterSettingsRequest())

@@ -10,6 +10,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -50,6 +51,8 @@ from manager.taskstate import holds_resources, is_terminal
 log = logging.getLogger("dockyard.control")
 
 SUPPORTED_TYPES = ("service", "batch")
+
+SNAPSHOT_FORMAT = "dockyard-snapshot/1"
 
 # Applied changes an events stream may have queued for a reader that has not
 # taken them yet (about 50 MB of task changes at most).
@@ -427,6 +430,46 @@ class Control(cgrpc.ControlServicer):
                     yield event
         finally:
             watch.close()
+
+    @rpc
+    async def SaveSnapshot(self, request: cpb.SaveSnapshotRequest, context: grpc.aio.ServicerContext) -> cpb.ClusterSnapshot:
+        require_role(context, (Role.ADMIN,))
+        view = self.store.view()
+        store = spb.StoreSnapshot(
+            index=view.index, jobs=view.jobs.values(), tasks=view.tasks.values(), settings=view.settings.values()
+        )
+        log.info("event=snapshot_saved index=%d jobs=%d tasks=%d", view.index, len(view.jobs), len(view.tasks))
+        return cpb.ClusterSnapshot(
+            format=SNAPSHOT_FORMAT, cluster_id=self.cluster_id, index=view.index, created_at=time.time(),
+            dockyard_version=__version__, store=store,
+        )
+
+    @rpc
+    async def RestoreSnapshot(
+        self, request: cpb.RestoreSnapshotRequest, context: grpc.aio.ServicerContext
+    ) -> cpb.RestoreSnapshotResponse:
+        require_role(context, (Role.ADMIN,))
+        snap = request.snapshot
+        if snap.format != SNAPSHOT_FORMAT:
+            raise InvalidArgument([FieldError("snapshot.format", f"must be {SNAPSHOT_FORMAT!r}, got {snap.format!r}: "
+                                                                 "not a Dockyard snapshot, or one of a newer format")])
+        if snap.cluster_id != self.cluster_id:
+            raise InvalidArgument([FieldError(
+                "snapshot.cluster_id",
+                f"the snapshot is of cluster {snap.cluster_id[:12] or '?'}, this is cluster {self.cluster_id[:12]}: "
+                "a snapshot is restored only into the cluster it was taken of",
+            )])
+        names = [j.spec.name for j in snap.store.jobs]
+        if len(set(names)) != len(names):
+            raise InvalidArgument([FieldError("snapshot.store.jobs", "two jobs share a name: the snapshot is damaged")])
+        result = await self.proposer.propose(spb.StoreBatch(atomic=True, restore=snap.store))
+        if not result.ok:
+            raise Conflict("the restore was refused: " + "; ".join(result.errors))
+        log.warning(
+            "event=snapshot_restored index=%d from_index=%d jobs=%d tasks=%d",
+            result.index, snap.index, len(snap.store.jobs), len(snap.store.tasks),
+        )
+        return cpb.RestoreSnapshotResponse(jobs=len(snap.store.jobs), tasks=len(snap.store.tasks), index=result.index)
 
     @rpc
     async def GetClusterSettings(

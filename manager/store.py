@@ -212,6 +212,8 @@ class Store:
         staged: dict[tuple[str, str], Message | None] = {}
         changes: list[Change] = []
         errors: list[str] = []
+        if batch.HasField("restore"):
+            self._stage_restore(batch.restore, batch.timestamp, staged, changes)
         for action in batch.actions:
             err = self._stage(action, batch.timestamp, staged, changes)
             if err:
@@ -229,6 +231,9 @@ class Store:
                     self._job_names.pop(old.spec.name, None)  # type: ignore[attr-defined]
                 if obj is not None:
                     self._job_names[obj.spec.name] = obj_id  # type: ignore[attr-defined]
+        if batch.HasField("restore"):
+            # Many jobs changed at once (a name may move between ids): rebuild.
+            self._job_names = {j.spec.name: j.meta.id for j in self._tables["jobs"].values()}  # type: ignore[attr-defined]
         result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
         if changes and notify:
             for watch in self._watches:
@@ -236,6 +241,40 @@ class Store:
         for hook in self._applied_hooks:
             hook(result)
         return result
+
+    def _stage_restore(
+        self,
+        snap: spb.StoreSnapshot,
+        timestamp: float,
+        staged: dict[tuple[str, str], Message | None],
+        changes: list[Change],
+    ) -> None:
+        """Stage the snapshot's jobs, tasks and settings in place of the
+        current ones, as the per-object changes watchers expect. Restored
+        objects get this batch's index as their version: every version ever
+        handed out is lower, so a writer holding one from before the
+        restore fails its compare-and-set."""
+        tables: list[tuple[str, Iterable[Message]]] = [("jobs", snap.jobs), ("tasks", snap.tasks)]
+        if snap.settings:  # a snapshot without settings keeps the current ones
+            tables.append(("settings", snap.settings))
+        for table, objs in tables:
+            wanted = {o.meta.id: o for o in objs}  # type: ignore[attr-defined]
+            current = self._tables[table]
+            for obj_id, gone in current.items():
+                if obj_id not in wanted:
+                    staged[(table, obj_id)] = None
+                    changes.append(Change(ChangeKind.DELETED, table, gone, gone))
+            for obj_id, obj in wanted.items():
+                old = current.get(obj_id)
+                if old is not None and old == obj:
+                    continue
+                new = clone(obj)
+                meta: pb.Meta = new.meta  # type: ignore[attr-defined]
+                meta.version = self.index
+                meta.updated_index = self.index
+                meta.updated_at = timestamp
+                staged[(table, obj_id)] = new
+                changes.append(Change(ChangeKind.CREATED if old is None else ChangeKind.UPDATED, table, new, old))
 
     def _stage(
         self,

@@ -1,4 +1,5 @@
 from dockyard.api.v1 import objects_pb2 as _objects_pb2
+from dockyard.api.v1 import store_pb2 as _store_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -364,3 +365,39 @@ class Event(_message.Message):
     name: str
     message: str
     def __init__(self, index: _Optional[int] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ..., action: _Optional[str] = ..., id: _Optional[str] = ..., name: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class SaveSnapshotRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ClusterSnapshot(_message.Message):
+    __slots__ = ("format", "cluster_id", "index", "created_at", "dockyard_version", "store")
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DOCKYARD_VERSION_FIELD_NUMBER: _ClassVar[int]
+    STORE_FIELD_NUMBER: _ClassVar[int]
+    format: str
+    cluster_id: str
+    index: int
+    created_at: float
+    dockyard_version: str
+    store: _store_pb2.StoreSnapshot
+    def __init__(self, format: _Optional[str] = ..., cluster_id: _Optional[str] = ..., index: _Optional[int] = ..., created_at: _Optional[float] = ..., dockyard_version: _Optional[str] = ..., store: _Optional[_Union[_store_pb2.StoreSnapshot, _Mapping]] = ...) -> None: ...
+
+class RestoreSnapshotRequest(_message.Message):
+    __slots__ = ("snapshot",)
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    snapshot: ClusterSnapshot
+    def __init__(self, snapshot: _Optional[_Union[ClusterSnapshot, _Mapping]] = ...) -> None: ...
+
+class RestoreSnapshotResponse(_message.Message):
+    __slots__ = ("jobs", "tasks", "index")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    jobs: int
+    tasks: int
+    index: int
+    def __init__(self, jobs: _Optional[int] = ..., tasks: _Optional[int] = ..., index: _Optional[int] = ...) -> None: ...

@@ -135,6 +135,16 @@ class ControlStub:
                 request_serializer=dockyard_dot_v1_dot_control__pb2.EventsRequest.SerializeToString,
                 response_deserializer=dockyard_dot_v1_dot_control__pb2.Event.FromString,
                 _registered_method=True)
+        self.SaveSnapshot = channel.unary_unary(
+                '/dockyard.v1.Control/SaveSnapshot',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.SaveSnapshotRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.ClusterSnapshot.FromString,
+                _registered_method=True)
+        self.RestoreSnapshot = channel.unary_unary(
+                '/dockyard.v1.Control/RestoreSnapshot',
+                request_serializer=dockyard_dot_v1_dot_control__pb2.RestoreSnapshotRequest.SerializeToString,
+                response_deserializer=dockyard_dot_v1_dot_control__pb2.RestoreSnapshotResponse.FromString,
+                _registered_method=True)
 
 
 class ControlServicer:
@@ -260,6 +270,18 @@ class ControlServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SaveSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RestoreSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControlServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -362,6 +384,16 @@ def add_ControlServicer_to_server(servicer, server):
                     servicer.Events,
                     request_deserializer=dockyard_dot_v1_dot_control__pb2.EventsRequest.FromString,
                     response_serializer=dockyard_dot_v1_dot_control__pb2.Event.SerializeToString,
+            ),
+            'SaveSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.SaveSnapshot,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.SaveSnapshotRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.ClusterSnapshot.SerializeToString,
+            ),
+            'RestoreSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.RestoreSnapshot,
+                    request_deserializer=dockyard_dot_v1_dot_control__pb2.RestoreSnapshotRequest.FromString,
+                    response_serializer=dockyard_dot_v1_dot_control__pb2.RestoreSnapshotResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -904,6 +936,60 @@ class Control:
             '/dockyard.v1.Control/Events',
             dockyard_dot_v1_dot_control__pb2.EventsRequest.SerializeToString,
             dockyard_dot_v1_dot_control__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SaveSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/SaveSnapshot',
+            dockyard_dot_v1_dot_control__pb2.SaveSnapshotRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.ClusterSnapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RestoreSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard.v1.Control/RestoreSnapshot',
+            dockyard_dot_v1_dot_control__pb2.RestoreSnapshotRequest.SerializeToString,
+            dockyard_dot_v1_dot_control__pb2.RestoreSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

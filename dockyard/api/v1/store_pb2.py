@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dockyard.api.v1 import objects_pb2 as dockyard_dot_v1_dot_objects__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64ockyard/v1/store.proto\x12\x0b\x64ockyard.v1\x1a\x19\x64ockyard/v1/objects.proto\"\x8d\x02\n\x0bStoreObject\x12!\n\x04node\x18\x01 \x01(\x0b\x32\x11.dockyard.v1.NodeH\x00\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x10.dockyard.v1.JobH\x00\x12!\n\x04task\x18\x03 \x01(\x0b\x32\x11.dockyard.v1.TaskH\x00\x12+\n\x07manager\x18\x04 \x01(\x0b\x32\x18.dockyard.v1.ManagerNodeH\x00\x12\x30\n\x08security\x18\x05 \x01(\x0b\x32\x1c.dockyard.v1.ClusterSecurityH\x00\x12\x30\n\x08settings\x18\x06 \x01(\x0b\x32\x1c.dockyard.v1.ClusterSettingsH\x00\x42\x06\n\x04kind\"\xb5\x01\n\x0bStoreAction\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.dockyard.v1.StoreAction.Kind\x12(\n\x06object\x18\x02 \x01(\x0b\x32\x18.dockyard.v1.StoreObject\"O\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_CREATE\x10\x01\x12\x0f\n\x0bKIND_UPDATE\x10\x02\x12\x0f\n\x0bKIND_DELETE\x10\x03\"h\n\nStoreBatch\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x0e\n\x06\x61tomic\x18\x02 \x01(\x08\x12)\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x18.dockyard.v1.StoreAction\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\"5\n\tRaftEntry\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.dockyard.v1.StoreBatch\"\xa0\x02\n\rStoreSnapshot\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x10\n\x08max_term\x18\x02 \x01(\x04\x12 \n\x05nodes\x18\x03 \x03(\x0b\x32\x11.dockyard.v1.Node\x12\x1e\n\x04jobs\x18\x04 \x03(\x0b\x32\x10.dockyard.v1.Job\x12 \n\x05tasks\x18\x05 \x03(\x0b\x32\x11.dockyard.v1.Task\x12*\n\x08managers\x18\x06 \x03(\x0b\x32\x18.dockyard.v1.ManagerNode\x12.\n\x08security\x18\x07 \x03(\x0b\x32\x1c.dockyard.v1.ClusterSecurity\x12.\n\x08settings\x18\x08 \x03(\x0b\x32\x1c.dockyard.v1.ClusterSettingsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64ockyard/v1/store.proto\x12\x0b\x64ockyard.v1\x1a\x19\x64ockyard/v1/objects.proto\"\x8d\x02\n\x0bStoreObject\x12!\n\x04node\x18\x01 \x01(\x0b\x32\x11.dockyard.v1.NodeH\x00\x12\x1f\n\x03job\x18\x02 \x01(\x0b\x32\x10.dockyard.v1.JobH\x00\x12!\n\x04task\x18\x03 \x01(\x0b\x32\x11.dockyard.v1.TaskH\x00\x12+\n\x07manager\x18\x04 \x01(\x0b\x32\x18.dockyard.v1.ManagerNodeH\x00\x12\x30\n\x08security\x18\x05 \x01(\x0b\x32\x1c.dockyard.v1.ClusterSecurityH\x00\x12\x30\n\x08settings\x18\x06 \x01(\x0b\x32\x1c.dockyard.v1.ClusterSettingsH\x00\x42\x06\n\x04kind\"\xb5\x01\n\x0bStoreAction\x12+\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.dockyard.v1.StoreAction.Kind\x12(\n\x06object\x18\x02 \x01(\x0b\x32\x18.dockyard.v1.StoreObject\"O\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n\x0bKIND_CREATE\x10\x01\x12\x0f\n\x0bKIND_UPDATE\x10\x02\x12\x0f\n\x0bKIND_DELETE\x10\x03\"\x95\x01\n\nStoreBatch\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x0e\n\x06\x61tomic\x18\x02 \x01(\x08\x12)\n\x07\x61\x63tions\x18\x03 \x03(\x0b\x32\x18.dockyard.v1.StoreAction\x12\x11\n\ttimestamp\x18\x04 \x01(\x01\x12+\n\x07restore\x18\x05 \x01(\x0b\x32\x1a.dockyard.v1.StoreSnapshot\"5\n\tRaftEntry\x12(\n\x07\x62\x61tches\x18\x01 \x03(\x0b\x32\x17.dockyard.v1.StoreBatch\"\xa0\x02\n\rStoreSnapshot\x12\r\n\x05index\x18\x01 \x01(\x04\x12\x10\n\x08max_term\x18\x02 \x01(\x04\x12 \n\x05nodes\x18\x03 \x03(\x0b\x32\x11.dockyard.v1.Node\x12\x1e\n\x04jobs\x18\x04 \x03(\x0b\x32\x10.dockyard.v1.Job\x12 \n\x05tasks\x18\x05 \x03(\x0b\x32\x11.dockyard.v1.Task\x12*\n\x08managers\x18\x06 \x03(\x0b\x32\x18.dockyard.v1.ManagerNode\x12.\n\x08security\x18\x07 \x03(\x0b\x32\x1c.dockyard.v1.ClusterSecurity\x12.\n\x08settings\x18\x08 \x03(\x0b\x32\x1c.dockyard.v1.ClusterSettingsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,10 +38,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STOREACTION']._serialized_end=521
   _globals['_STOREACTION_KIND']._serialized_start=442
   _globals['_STOREACTION_KIND']._serialized_end=521
-  _globals['_STOREBATCH']._serialized_start=523
-  _globals['_STOREBATCH']._serialized_end=627
-  _globals['_RAFTENTRY']._serialized_start=629
-  _globals['_RAFTENTRY']._serialized_end=682
-  _globals['_STORESNAPSHOT']._serialized_start=685
-  _globals['_STORESNAPSHOT']._serialized_end=973
+  _globals['_STOREBATCH']._serialized_start=524
+  _globals['_STOREBATCH']._serialized_end=673
+  _globals['_RAFTENTRY']._serialized_start=675
+  _globals['_RAFTENTRY']._serialized_end=728
+  _globals['_STORESNAPSHOT']._serialized_start=731
+  _globals['_STORESNAPSHOT']._serialized_end=1019
 # @@protoc_insertion_point(module_scope)

@@ -43,16 +43,18 @@ class StoreAction(_message.Message):
     def __init__(self, kind: _Optional[_Union[StoreAction.Kind, str]] = ..., object: _Optional[_Union[StoreObject, _Mapping]] = ...) -> None: ...
 
 class StoreBatch(_message.Message):
-    __slots__ = ("term", "atomic", "actions", "timestamp")
+    __slots__ = ("term", "atomic", "actions", "timestamp", "restore")
     TERM_FIELD_NUMBER: _ClassVar[int]
     ATOMIC_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    RESTORE_FIELD_NUMBER: _ClassVar[int]
     term: int
     atomic: bool
     actions: _containers.RepeatedCompositeFieldContainer[StoreAction]
     timestamp: float
-    def __init__(self, term: _Optional[int] = ..., atomic: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[StoreAction, _Mapping]]] = ..., timestamp: _Optional[float] = ...) -> None: ...
+    restore: StoreSnapshot
+    def __init__(self, term: _Optional[int] = ..., atomic: _Optional[bool] = ..., actions: _Optional[_Iterable[_Union[StoreAction, _Mapping]]] = ..., timestamp: _Optional[float] = ..., restore: _Optional[_Union[StoreSnapshot, _Mapping]] = ...) -> None: ...
 
 class RaftEntry(_message.Message):
     __slots__ = ("batches",)
