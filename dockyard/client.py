@@ -129,28 +129,12 @@ class Client:
         return self._call(self._stub.UpdateNode, req)
 
     def logs(self, job: str, follow: bool = False, tail: int = 0) -> Iterator[cpb.LogLine]:
-        call = self._stub.Logs(cpb.LogsRequest(job=job, follow=follow, tail=tail))
-        try:
-            yield from call
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise from_status(e.code(), e.details() or "") from None
-        finally:
-            call.cancel()
+        return _stream(lambda: self._stub.Logs(cpb.LogsRequest(job=job, follow=follow, tail=tail)))
 
     def events(self, kinds: Sequence[str] = ()) -> Iterator[cpb.Event]:
         """Cluster events from now on (job, task, node, manager, settings,
         security; all when `kinds` is empty), until the caller stops iterating."""
-        call = self._stub.Events(cpb.EventsRequest(kinds=list(kinds)))
-        try:
-            yield from call
-        except grpc.RpcError as e:
-            if e.code() == grpc.StatusCode.CANCELLED:
-                return
-            raise from_status(e.code(), e.details() or "") from None
-        finally:
-            call.cancel()
+        return _stream(lambda: self._stub.Events(cpb.EventsRequest(kinds=list(kinds))))
 
     def cluster_info(self) -> cpb.ClusterInfoResponse:
         return self._call(self._stub.ClusterInfo, cpb.ClusterInfoRequest())
@@ -203,3 +187,18 @@ class Client:
         if heartbeat_period is not None:
             request.heartbeat_period = heartbeat_period
         return self._call(self._stub.UpdateClusterSettings, request)
+
+
+def _stream(start: Callable[[], Any]) -> Iterator[Any]:
+    """The messages of a server-streaming call, started at the first
+    iteration, with gRPC errors as Dockyard errors; the call is cancelled
+    when the caller stops iterating."""
+    call = start()
+    try:
+        yield from call
+    except grpc.RpcError as e:
+        if e.code() == grpc.StatusCode.CANCELLED:
+            return
+        raise from_status(e.code(), e.details() or "") from None
+    finally:
+        call.cancel()
