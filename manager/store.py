@@ -227,13 +227,13 @@ class Store:
                 old = self._tables[table].get(obj_id)
                 self._tables[table][obj_id] = obj
             if table == "jobs":
-                if old is not None:
-                    self._job_names.pop(old.spec.name, None)  # type: ignore[attr-defined]
+                # A name may pass from one job to another within a batch (a
+                # restore, or a delete and a create), in either order: drop a
+                # name only while it still points at this job.
+                if old is not None and self._job_names.get(old.spec.name) == obj_id:  # type: ignore[attr-defined]
+                    del self._job_names[old.spec.name]  # type: ignore[attr-defined]
                 if obj is not None:
                     self._job_names[obj.spec.name] = obj_id  # type: ignore[attr-defined]
-        if batch.HasField("restore"):
-            # Many jobs changed at once (a name may move between ids): rebuild.
-            self._job_names = {j.spec.name: j.meta.id for j in self._tables["jobs"].values()}  # type: ignore[attr-defined]
         result = ApplyResult(self.index, not errors, tuple(errors), tuple(changes))
         if changes and notify:
             for watch in self._watches:

@@ -68,3 +68,19 @@ def test_a_restore_is_the_same_on_every_replica_and_survives_a_snapshot() -> Non
     again = Store()
     again.load(replicas[0].dump())
     assert set(again.view().jobs) == {"a"} and again.job_by_name("alpha") is not None
+
+
+def test_job_names_that_change_hands_in_a_restore_stay_findable() -> None:
+    """Two jobs whose names the snapshot has the other way round: each name
+    still finds its job afterwards (the name index must not drop a name
+    that already points at the other job)."""
+    store = Store()
+    commit(store, [create(job("j1", name="api")), create(job("j2", name="web"))])
+    snap = snapshot_of(store)
+    for j in ("j1", "j2"):  # delete both, then recreate them with swapped names
+        commit(store, [spb.StoreAction(kind=spb.StoreAction.KIND_DELETE,
+                                       object=spb.StoreObject(job=store.view().jobs[j]))])
+    commit(store, [create(job("j1", name="web")), create(job("j2", name="api"))])
+    restore(store, snap)
+    assert store.job_by_name("api").meta.id == "j1"  # type: ignore[union-attr]
+    assert store.job_by_name("web").meta.id == "j2"  # type: ignore[union-attr]
