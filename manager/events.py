@@ -43,7 +43,7 @@ def events_of(changes: Iterable[Change], node_name: Callable[[str], str]) -> lis
         action, name, message = described
         meta: pb.Meta = change.obj.meta  # type: ignore[attr-defined]
         out.append(cpb.Event(
-            index=meta.updated_index, timestamp=meta.updated_at, kind=KIND_OF_TABLE[change.table], action=action,
+            index=change.index, timestamp=change.timestamp, kind=KIND_OF_TABLE[change.table], action=action,
             id=meta.id, name=name, message=message,
         ))
     return out

@@ -51,6 +51,10 @@ class Change:
     table: str
     obj: Message  # the new object (the last one, for a deletion)
     old: Message | None = None
+    # The store index and proposer's timestamp of the batch that made it (a
+    # deletion's too: its `obj` keeps the meta of its last update).
+    index: int = 0
+    timestamp: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +267,7 @@ class Store:
             for obj_id, gone in current.items():
                 if obj_id not in wanted:
                     staged[(table, obj_id)] = None
-                    changes.append(Change(ChangeKind.DELETED, table, gone, gone))
+                    changes.append(Change(ChangeKind.DELETED, table, gone, gone, index=self.index, timestamp=timestamp))
             for obj_id, obj in wanted.items():
                 old = current.get(obj_id)
                 if old is not None and old == obj:
@@ -274,7 +278,7 @@ class Store:
                 meta.updated_index = self.index
                 meta.updated_at = timestamp
                 staged[(table, obj_id)] = new
-                changes.append(Change(ChangeKind.CREATED if old is None else ChangeKind.UPDATED, table, new, old))
+                changes.append(Change(ChangeKind.CREATED if old is None else ChangeKind.UPDATED, table, new, old, index=self.index, timestamp=timestamp))
 
     def _stage(
         self,
@@ -314,7 +318,7 @@ class Store:
             new_meta.created_index = new_meta.updated_index = self.index
             new_meta.created_at = new_meta.updated_at = timestamp
             staged[key] = new
-            changes.append(Change(ChangeKind.CREATED, table, new))
+            changes.append(Change(ChangeKind.CREATED, table, new, index=self.index, timestamp=timestamp))
             return ""
         if current is None:
             return f"{where}: not found"
@@ -330,11 +334,11 @@ class Store:
             new_meta.updated_index = self.index
             new_meta.updated_at = timestamp
             staged[key] = new
-            changes.append(Change(ChangeKind.UPDATED, table, new, current))
+            changes.append(Change(ChangeKind.UPDATED, table, new, current, index=self.index, timestamp=timestamp))
             return ""
         if action.kind == spb.StoreAction.KIND_DELETE:
             staged[key] = None
-            changes.append(Change(ChangeKind.DELETED, table, current, current))
+            changes.append(Change(ChangeKind.DELETED, table, current, current, index=self.index, timestamp=timestamp))
             return ""
         return f"{where}: unknown action kind {action.kind}"
 

@@ -48,6 +48,17 @@ def test_a_job_s_life_in_events() -> None:
     assert events_after(store, lambda s: bump(s)) == []  # a rewrite that changes nothing an operator sees
 
 
+def test_a_removal_carries_the_index_and_time_of_the_batch_that_removed_it() -> None:
+    store = Store()
+    commit(store, [create(job("j1"))], now=T0)
+    gone = events_after(
+        store, lambda s: [spb.StoreAction(kind=spb.StoreAction.KIND_DELETE, object=spb.StoreObject(job=s.view().jobs["j1"]))],
+        now=T0 + 9,
+    )
+    assert [(e.action, e.message) for e in gone] == [("removed", "job web removed")]
+    assert (gone[0].index, gone[0].timestamp) == (store.index, T0 + 9)
+
+
 def test_a_task_s_states_name_its_node_and_its_error() -> None:
     store = Store()
     commit(store, [create(node("n1"))])
