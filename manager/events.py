@@ -14,15 +14,14 @@ from google.protobuf.message import Message
 
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import objects_pb2 as pb
-from manager.store import Change, ChangeKind
+from manager.store import KIND_TABLE, Change, ChangeKind
 from manager.taskstate import TS, state_name
 
-# The event kind of each store table.
-KIND_OF_TABLE = {
-    "jobs": "job", "tasks": "task", "nodes": "node", "managers": "manager", "settings": "settings", "security": "security",
-}
-KINDS = tuple(KIND_OF_TABLE.values())
-TABLE_OF_KIND = {kind: table for table, kind in KIND_OF_TABLE.items()}
+# Event kinds are the store's object kinds (StoreObject's field names), in
+# the order `dockyard events --kind` lists them.
+KINDS = ("job", "task", "node", "manager", "settings", "security")
+TABLE_OF_KIND = {kind: KIND_TABLE[kind] for kind in KINDS}
+KIND_OF_TABLE = {table: kind for kind, table in TABLE_OF_KIND.items()}
 
 
 def _state(state: int) -> str:

@@ -26,7 +26,8 @@ from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 
 TABLES = ("nodes", "jobs", "tasks", "managers", "security", "settings")
-_KIND_TABLE = {
+# The table of each StoreObject kind (the oneof field name).
+KIND_TABLE = {
     "node": "nodes", "job": "jobs", "task": "tasks", "manager": "managers", "security": "security", "settings": "settings",
 }
 
@@ -290,7 +291,7 @@ class Store:
         kind = action.object.WhichOneof("kind")
         if kind is None:
             return "action without an object"
-        table = _KIND_TABLE[kind]
+        table = KIND_TABLE[kind]
         obj: Message = getattr(action.object, kind)
         meta: pb.Meta = obj.meta  # type: ignore[attr-defined]
         obj_id = meta.id
