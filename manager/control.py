@@ -44,7 +44,7 @@ from manager.membership import Membership
 from manager.raft import Proposer
 from manager.reconcile import ROLLED_BACK, rolled_back
 from manager.scheduling import node_infos, task_devices, task_group
-from manager.settings import scheduler_config, update_settings, view_settings
+from manager.settings import current_settings, scheduler_config, update_settings, view_settings
 from manager.store import Store, View, clone, create, update
 from manager.taskstate import holds_resources, is_terminal
 
@@ -475,7 +475,7 @@ class Control(cgrpc.ControlServicer):
     async def GetClusterSettings(
         self, request: cpb.GetClusterSettingsRequest, context: grpc.aio.ServicerContext
     ) -> pb.ClusterSettings:
-        return view_settings(self.store.view(), self.settings_seed)
+        return current_settings(self.store, self.settings_seed)
 
     @rpc
     async def UpdateClusterSettings(

@@ -41,7 +41,7 @@ from manager.membership import Membership, raft_peers_of
 from manager.orchestrator import Orchestrator
 from manager.raft import RaftProposer
 from manager.scheduling import SchedulingLoop
-from manager.settings import SETTINGS_ID, seed_settings
+from manager.settings import seed_settings, stored_settings
 from manager.store import Store, create
 
 log = logging.getLogger("dockyard.manager")
@@ -290,7 +290,7 @@ class Manager:
         """The first leader of a cluster (or of one made by an older Dockyard
         that kept scheduler settings per manager) replicates the settings
         this manager was started with."""
-        if SETTINGS_ID in self.store.view().settings:
+        if stored_settings(self.store) is not None:
             return
         result = await self.proposer.propose(spb.StoreBatch(actions=[create(self.settings_seed)]))
         if result.ok:

@@ -28,7 +28,7 @@ from dockyard.pki import Role
 from manager.config import ManagerConfig
 from manager.raft import Proposer
 from manager.ratelimit import RateLimiter
-from manager.settings import SETTINGS_ID, heartbeat_period
+from manager.settings import current_settings, heartbeat_period
 from manager.store import Store, clone, create, update
 from manager.taskstate import can_advance
 
@@ -117,9 +117,7 @@ class Dispatcher(dgrpc.DispatcherServicer):
         agent learns a change at its next heartbeat; each session's deadline
         was set from the period the agent last heard, so a shorter period
         never marks a node down before the agent knew of it."""
-        stored = self.store.get("settings", SETTINGS_ID)  # not a view: heartbeats are frequent
-        settings = stored if isinstance(stored, pb.ClusterSettings) else self.settings_seed
-        return heartbeat_period(settings, self.settings_seed)
+        return heartbeat_period(current_settings(self.store, self.settings_seed), self.settings_seed)
 
     def _grace(self) -> float:
         return self._period() * self.config.heartbeat_grace_factor

@@ -17,7 +17,7 @@ from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
 from dockyard.errors import Unavailable
 from manager.raft import Proposer
-from manager.settings import format_weights, scheduler_config, view_settings
+from manager.settings import current_settings, format_weights, scheduler_config, view_settings
 from manager.store import Store, View, clone, update
 from manager.taskstate import TS, holds_resources, is_pending, wants_running
 
@@ -188,7 +188,7 @@ class SchedulingLoop:
         self.seed = seed
         self.debounce = debounce
         self._settings: pb.ClusterSettings | None = None
-        self.scheduler = self._scheduler_for(view_settings(store.view(), seed))
+        self.scheduler = self._scheduler_for(current_settings(store, seed))
 
     def _scheduler_for(self, settings: pb.ClusterSettings) -> sch.Scheduler:
         if self._settings is None or settings != self._settings:

@@ -51,6 +51,17 @@ def view_settings(view: View, seed: pb.ClusterSettings) -> pb.ClusterSettings:
     return view.settings.get(SETTINGS_ID, seed)
 
 
+def stored_settings(store: Store) -> pb.ClusterSettings | None:
+    """The replicated settings object, if written yet (one lookup, no view)."""
+    stored = store.get("settings", SETTINGS_ID)
+    return stored if isinstance(stored, pb.ClusterSettings) else None
+
+
+def current_settings(store: Store, seed: pb.ClusterSettings) -> pb.ClusterSettings:
+    """`view_settings` for callers without a view (heartbeats, single reads)."""
+    return stored_settings(store) or seed
+
+
 # Bounds of the heartbeat period: faster than 0.2 s the heartbeats of a few
 # hundred agents cost the leader more than they tell it; slower than 5
 # minutes a dead node goes unnoticed for a quarter of an hour.
@@ -136,7 +147,7 @@ async def update_settings(
     """Apply the request to the replicated settings (compare-and-set through
     Raft, retried on a concurrent change) and return what is stored."""
     for _ in range(3):
-        stored = store.view().settings.get(SETTINGS_ID)
+        stored = stored_settings(store)
         new = updated_settings(stored if stored is not None else seed, request)
         if stored is not None and new == stored:
             return stored
@@ -144,8 +155,8 @@ async def update_settings(
         result = await proposer.propose(spb.StoreBatch(atomic=True, actions=[action]))
         if not result.ok:
             continue
-        applied = store.get("settings", SETTINGS_ID)
-        assert isinstance(applied, pb.ClusterSettings)
+        applied = stored_settings(store)
+        assert applied is not None
         s = applied.scheduler
         log.info(
             "event=cluster_settings_updated version=%d policy=%s queue_order=%s preemption=%s namespace_weights=%s "
