@@ -177,16 +177,32 @@ class Client:
     ) -> pb.ClusterSettings:
         """Change the settings given (None leaves a setting as it is); a
         namespace weight of 1 removes that namespace's entry."""
-        request = cpb.UpdateClusterSettingsRequest(namespace_weights=dict(namespace_weights or {}))
-        if scheduler_policy is not None:
-            request.scheduler_policy = scheduler_policy
-        if queue_order is not None:
-            request.queue_order = queue_order
-        if preemption is not None:
-            request.preemption = preemption
-        if heartbeat_period is not None:
-            request.heartbeat_period = heartbeat_period
+        request = settings_update_request(
+            scheduler_policy=scheduler_policy, queue_order=queue_order, namespace_weights=namespace_weights,
+            preemption=preemption, heartbeat_period=heartbeat_period,
+        )
         return self._call(self._stub.UpdateClusterSettings, request)
+
+
+def settings_update_request(
+    *,
+    scheduler_policy: str | None = None,
+    queue_order: str | None = None,
+    namespace_weights: Mapping[str, float] | None = None,
+    preemption: bool | None = None,
+    heartbeat_period: float | None = None,
+) -> cpb.UpdateClusterSettingsRequest:
+    """An UpdateClusterSettingsRequest setting only what is given."""
+    request = cpb.UpdateClusterSettingsRequest(namespace_weights=dict(namespace_weights or {}))
+    if scheduler_policy is not None:
+        request.scheduler_policy = scheduler_policy
+    if queue_order is not None:
+        request.queue_order = queue_order
+    if preemption is not None:
+        request.preemption = preemption
+    if heartbeat_period is not None:
+        request.heartbeat_period = heartbeat_period
+    return request
 
 
 def _stream(start: Callable[[], Any]) -> Iterator[Any]:

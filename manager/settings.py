@@ -17,6 +17,7 @@ import scheduler as sch
 from dockyard.api.v1 import control_pb2 as cpb
 from dockyard.api.v1 import objects_pb2 as pb
 from dockyard.api.v1 import store_pb2 as spb
+from dockyard.client import settings_update_request
 from dockyard.errors import Conflict, FieldError, InvalidArgument
 from manager.config import ManagerConfig
 from manager.raft import Proposer
@@ -128,17 +129,9 @@ def updated_settings(current: pb.ClusterSettings, request: cpb.UpdateClusterSett
 
 
 def update_request(fields: Mapping[str, Any]) -> cpb.UpdateClusterSettingsRequest:
-    """An update from ManagerConfig fields (SCHEDULER_SETTINGS names and heartbeat_period)."""
-    request = cpb.UpdateClusterSettingsRequest(namespace_weights=dict(fields.get("namespace_weights", {})))
-    if "scheduler_policy" in fields:
-        request.scheduler_policy = fields["scheduler_policy"]
-    if "queue_order" in fields:
-        request.queue_order = fields["queue_order"]
-    if "preemption" in fields:
-        request.preemption = fields["preemption"]
-    if "heartbeat_period" in fields:
-        request.heartbeat_period = fields["heartbeat_period"]
-    return request
+    """An update from ManagerConfig fields (SCHEDULER_SETTINGS names and
+    heartbeat_period: the names the client's request builder takes)."""
+    return settings_update_request(**fields)
 
 
 async def update_settings(
