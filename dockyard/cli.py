@@ -988,14 +988,12 @@ def events(obj: Ctx, kinds: Sequence[str]) -> None:
     try:
         for ev in obj.client.events(kinds):
             when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ev.timestamp))
+            record = {"index": ev.index, "time": when, "kind": ev.kind, "action": ev.action, "id": ev.id,
+                      "name": ev.name, "message": ev.message}
             if obj.out.fmt == "json":
-                record = {"index": ev.index, "time": when, "timestamp": ev.timestamp, "kind": ev.kind,
-                          "action": ev.action, "id": ev.id, "name": ev.name, "message": ev.message}
-                click.echo(json.dumps(record, sort_keys=True))
+                click.echo(json.dumps({**record, "timestamp": ev.timestamp}, sort_keys=True))
             elif obj.out.fmt == "yaml":
-                click.echo("---\n" + yaml.safe_dump({"index": ev.index, "time": when, "kind": ev.kind, "action": ev.action,
-                                                     "id": ev.id, "name": ev.name, "message": ev.message}, sort_keys=True),
-                           nl=False)
+                click.echo("---\n" + yaml.safe_dump(record, sort_keys=True), nl=False)
             else:
                 click.echo(f"{when}  {ev.kind:<8} {ev.action:<7} {ev.message}")
             sys.stdout.flush()
